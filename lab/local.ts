@@ -1,0 +1,333 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Config, parseConfig } from '../core/config/index.ts';
+import { EaChaosError } from '../core/errors.ts';
+import { waitFor } from '../core/wait.ts';
+import { requireBinary } from './binaries.ts';
+import { clickhouseConfig, clickhousePing, clickhouseVersion } from './clickhouse.ts';
+import { freePorts } from './ports.ts';
+import { isAlive, isOurs, pidDir, readPidRecords, removePidRecord, signal, spawnService, stopProcess, type PidRecord } from './process.ts';
+import {
+  redisConf,
+  redisPing,
+  redisVersion,
+  replicaSynced,
+  sentinelConf,
+  sentinelId,
+  sentinelMaster,
+  sentinelReady,
+  sentinelReplicas,
+  writeFileIn,
+} from './redis.ts';
+import { readState, stateFile, writeState, type LabState, type ServiceSpec } from './state.ts';
+import type { Endpoint, LabInfo } from './types.ts';
+
+const HOST = '127.0.0.1';
+
+export class LabAlreadyUpError extends EaChaosError {
+  constructor(readonly info: LabInfo) {
+    super('E_LAB_ALREADY_UP', `lab in ${info.dir} is already up (lab status to see it, lab down to stop it)`);
+  }
+}
+
+export interface LocalLabOptions {
+  dir?: string;
+  config?: Config;
+  /** Readiness deadline for the whole lab. */
+  timeoutMs?: number;
+  /**
+   * Called after the core services are ready and before lab.json is written,
+   * so later layers (fault proxy, simulators) can add their own services.
+   */
+  extend?: (ctx: LabExtendContext) => Promise<void>;
+}
+
+export interface LabExtendContext {
+  dir: string;
+  config: Config;
+  info: LabInfo;
+  /** Spawn a service the lab will track, stop and restart like its own. */
+  addService(name: string, spec: Omit<ServiceSpec, 'service'>): Promise<void>;
+}
+
+/** Is the lab in `dir` up, with every recorded process alive? */
+export function labIsUp(dir: string): LabState | undefined {
+  const state = readState(resolve(dir));
+  if (!state) return undefined;
+  const recs = Object.entries(state.services).map(([service, s]) => ({ service, pid: state.info.pids[service] ?? -1, marker: s.marker }));
+  return recs.length > 0 && recs.every(isOurs) ? state : undefined;
+}
+
+/**
+ * Kill whatever a previous, possibly half-finished, lab in `dir` left running.
+ * Pidfiles are written the moment a process is spawned, so this finds even
+ * processes of an `up` that was killed before lab.json existed.
+ */
+export async function reapStale(dir: string): Promise<number> {
+  const recs = readPidRecords(dir);
+  let stopped = 0;
+  await Promise.all(
+    recs.map(async (r) => {
+      if (isOurs(r)) {
+        await stopProcess(r, 2000);
+        stopped++;
+      }
+      removePidRecord(dir, r.service);
+    }),
+  );
+  rmSync(stateFile(dir), { force: true });
+  return stopped;
+}
+
+async function waitReady(spec: ServiceSpec, pid: number, deadlineMs: number): Promise<void> {
+  const r = spec.readiness;
+  await waitFor(
+    async () => {
+      if (!isAlive(pid)) throw new EaChaosError('E_SERVICE_DIED', `${spec.service} exited during start-up; see ${spec.logFile}`);
+      switch (r.kind) {
+        case 'redis':
+          return redisPing(r);
+        case 'replica':
+          return replicaSynced(r);
+        case 'sentinel':
+          return sentinelReady(r, r.masterName, r.peers);
+        case 'http':
+          return clickhousePing(r.url);
+        case 'none':
+          return true;
+      }
+    },
+    { what: spec.service, timeoutMs: deadlineMs, intervalMs: 15 },
+  ).catch((e: unknown) => {
+    // A service that died is a hard failure: stop waiting on the others' behalf.
+    const cause = (e as { cause?: unknown }).cause;
+    if (cause instanceof EaChaosError && cause.code === 'E_SERVICE_DIED') throw cause;
+    throw e;
+  });
+}
+
+/**
+ * A lab of real services as local processes: Redis master + replica (AOF
+ * everysec, daily RDB), 3 Sentinels (quorum 2) and clickhouse-server.
+ */
+export class LocalLab implements AsyncDisposable {
+  private stopped = false;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly dir: string,
+    private state: LabState,
+  ) {}
+
+  get info(): LabInfo {
+    return this.state.info;
+  }
+
+  static async start(options: LocalLabOptions = {}): Promise<LocalLab> {
+    const config = options.config ?? parseConfig({});
+    const dir = resolve(options.dir ?? config.lab.dir);
+    const timeoutMs = options.timeoutMs ?? 30_000;
+    const binaries = {
+      redis: requireBinary('redis-server'),
+      sentinel: requireBinary('redis-sentinel'),
+      clickhouse: requireBinary('clickhouse-server'),
+    };
+    mkdirSync(pidDir(dir), { recursive: true });
+    const up = labIsUp(dir);
+    if (up) throw new LabAlreadyUpError(up.info);
+    await reapStale(dir);
+
+    const [mPort, rPort, s1, s2, s3, chHttp, chTcp] = (await freePorts(7, HOST)) as [number, number, number, number, number, number, number];
+    const rc = config.redis;
+    const master: Endpoint = { host: HOST, port: mPort };
+    const replica: Endpoint = { host: HOST, port: rPort };
+    const sentinels: Endpoint[] = [s1, s2, s3].map((port) => ({ host: HOST, port }));
+    const layout = { master, replica, sentinels, masterName: rc.masterName };
+    const ids = sentinels.map(() => sentinelId());
+
+    const services: Record<string, ServiceSpec> = {};
+    const redisSpec = (name: string, ep: Endpoint, replicaOf?: Endpoint): ServiceSpec => {
+      const sdir = join(dir, name);
+      // {config-file} in the process title lets `lab down` recognise the process by pid safely.
+      const conf = writeFileIn(sdir, 'redis.conf', `${redisConf(sdir, ep.port, rc, replicaOf)}proc-title-template "{title} {listen-addr} {server-mode} {config-file}"\n`);
+      return {
+        service: name,
+        command: binaries.redis,
+        args: [conf],
+        cwd: sdir,
+        logFile: join(sdir, 'redis.log'),
+        marker: conf,
+        readiness: replicaOf ? { kind: 'replica', ...ep } : { kind: 'redis', ...ep },
+      };
+    };
+    services['redis-master'] = redisSpec('redis-master', master);
+    services['redis-replica'] = redisSpec('redis-replica', replica, master);
+    sentinels.forEach((ep, i) => {
+      const name = `sentinel-${i + 1}`;
+      const sdir = join(dir, name);
+      const peers = sentinels.map((p, j) => ({ endpoint: p, id: ids[j]! })).filter((_, j) => j !== i);
+      const conf = writeFileIn(
+        sdir,
+        'sentinel.conf',
+        `${sentinelConf(sdir, ep, ids[i]!, peers, layout, rc)}proc-title-template "{title} {listen-addr} {server-mode} {config-file}"\n`,
+      );
+      services[name] = {
+        service: name,
+        command: binaries.sentinel,
+        args: [conf],
+        cwd: sdir,
+        logFile: join(sdir, 'sentinel.log'),
+        marker: conf,
+        readiness: { kind: 'sentinel', ...ep, masterName: rc.masterName, peers: sentinels.length - 1 },
+      };
+    });
+    const chDir = join(dir, 'clickhouse');
+    mkdirSync(chDir, { recursive: true });
+    const { configPath } = clickhouseConfig(chDir, chHttp, chTcp);
+    const chUrl = `http://${HOST}:${chHttp}`;
+    services.clickhouse = {
+      service: 'clickhouse',
+      command: binaries.clickhouse,
+      args: [`--config-file=${configPath}`],
+      cwd: chDir,
+      logFile: join(chDir, 'stdout.log'),
+      marker: configPath,
+      readiness: { kind: 'http', url: chUrl },
+    };
+
+    const info: LabInfo = {
+      provider: 'local',
+      dir,
+      sentinelMasterName: rc.masterName,
+      redis: { master, replicas: [replica] },
+      sentinels,
+      clickhouse: { url: chUrl },
+      pids: {},
+      versions: {},
+      startedAt: new Date().toISOString(),
+    };
+    const lab = new LocalLab(dir, { info, services });
+    try {
+      const started = Object.values(services).map((spec) => {
+        const rec = spawnService(dir, spec, spec.marker);
+        info.pids[spec.service] = rec.pid;
+        return { spec, rec };
+      });
+      await Promise.all(started.map(({ spec, rec }) => waitReady(spec, rec.pid, timeoutMs)));
+      const [rv, cv] = await Promise.all([redisVersion(master), clickhouseVersion(chUrl)]);
+      info.versions = { redis: rv, clickhouse: cv };
+      if (options.extend) {
+        await options.extend({
+          dir,
+          config,
+          info,
+          addService: async (name, spec) => {
+            const full: ServiceSpec = { ...spec, service: name };
+            services[name] = full;
+            const rec = spawnService(dir, full, full.marker);
+            info.pids[name] = rec.pid;
+            await waitReady(full, rec.pid, timeoutMs);
+          },
+        });
+      }
+      writeState(dir, lab.state);
+      return lab;
+    } catch (e) {
+      await lab.stop().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Re-attach to a lab started by another process (e.g. `lab up`). */
+  static attach(dir: string): LocalLab | undefined {
+    const state = readState(resolve(dir));
+    return state ? new LocalLab(resolve(dir), state) : undefined;
+  }
+
+  private record(service: string): PidRecord {
+    const spec = this.state.services[service];
+    if (!spec) throw new EaChaosError('E_UNKNOWN_SERVICE', `no service named ${service} in this lab (have: ${Object.keys(this.state.services).join(', ')})`);
+    return { service, pid: this.state.info.pids[service] ?? -1, marker: spec.marker };
+  }
+
+  /** Fault injection: send `sig` (default SIGKILL) to a service and wait for it to die. */
+  async kill(service: string, sig: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const rec = this.record(service);
+    if (!isOurs(rec)) return;
+    signal(rec.pid, sig);
+    if (sig === 'SIGKILL' || sig === 'SIGTERM') {
+      await waitFor(() => !isAlive(rec.pid) || undefined, { what: `${service} exit`, timeoutMs: 10_000, intervalMs: 5 });
+    }
+  }
+
+  /** A hung process (SIGSTOP): alive, holding its sockets, answering nothing. */
+  pause(service: string): void {
+    const rec = this.record(service);
+    if (isOurs(rec)) signal(rec.pid, 'SIGSTOP');
+  }
+
+  resume(service: string): void {
+    const rec = this.record(service);
+    if (isOurs(rec)) signal(rec.pid, 'SIGCONT');
+  }
+
+  /** Start a stopped service again with the same ports and data, and wait until it is ready. */
+  async start(service: string, timeoutMs = 30_000): Promise<void> {
+    const rec = this.record(service);
+    if (isOurs(rec)) return;
+    const spec = this.state.services[service]!;
+    let readiness = spec.readiness;
+    // A restarted former master comes back as a replica once Sentinel reconfigures it; PING is enough.
+    if (readiness.kind === 'replica') readiness = { kind: 'redis', host: readiness.host, port: readiness.port };
+    const fresh = spawnService(this.dir, spec, spec.marker);
+    this.state.info.pids[service] = fresh.pid;
+    writeState(this.dir, this.state);
+    await waitReady({ ...spec, readiness }, fresh.pid, timeoutMs);
+  }
+
+  isRunning(service: string): boolean {
+    return isOurs(this.record(service));
+  }
+
+  /** Current topology, asking the Sentinels who the master is now. */
+  async status(): Promise<LabInfo> {
+    const info = structuredClone(this.state.info);
+    for (const s of info.sentinels) {
+      try {
+        const m = await sentinelMaster(s, info.sentinelMasterName);
+        if (!m) continue;
+        info.redis.master = m;
+        info.redis.replicas = await sentinelReplicas(s, info.sentinelMasterName);
+        break;
+      } catch {
+        /* ask the next Sentinel */
+      }
+    }
+    return info;
+  }
+
+  /** Stop every process the lab started, by pid. Idempotent. `clean` also deletes the data. */
+  stop(opts: { clean?: boolean } = {}): Promise<void> {
+    if (!this.stopping) {
+      this.stopping = (async () => {
+        const recs = Object.keys(this.state.services).map((s) => this.record(s));
+        // SIGCONT first: a paused process cannot handle SIGTERM.
+        for (const r of recs) if (isOurs(r)) signal(r.pid, 'SIGCONT');
+        await Promise.all(recs.map((r) => stopProcess(r)));
+        await reapStale(this.dir);
+        this.stopped = true;
+      })();
+    }
+    return this.stopping.then(() => {
+      if (opts.clean) rmSync(this.dir, { recursive: true, force: true });
+    });
+  }
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
