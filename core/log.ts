@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { destination, pino, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -7,7 +7,7 @@ export type { Logger };
  * `--json`). EA_CHAOS_LOG_LEVEL overrides the level.
  */
 export function createLogger(name: string, level?: string): Logger {
-  return pino({ name, level: level ?? process.env.EA_CHAOS_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, pino.destination(2));
+  return pino({ name, level: level ?? process.env.EA_CHAOS_LOG_LEVEL ?? 'info', base: { pid: process.pid } }, destination(2));
 }
 
 /** A logger that writes nothing, for tests and quiet library use. */

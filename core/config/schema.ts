@@ -8,7 +8,7 @@ import { z } from 'zod';
  */
 const ms = (def: number) => z.number().int().nonnegative().default(def);
 const count = (def: number) => z.number().int().positive().default(def);
-const sub = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({});
+const sub = <T extends z.ZodRawShape>(shape: T) => z.strictObject(shape).prefault({} as never);
 
 export const TradeConfigSchema = sub({
   /** §3.1 "Backoff interval → 1s → 2s → 4s → 8s → 16s". */
