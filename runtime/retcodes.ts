@@ -1,0 +1,68 @@
+/**
+ * MT5 trade-server return codes and the handling class the runtime applies to
+ * each (mt5-trading.md §1.5). The class, not the code, drives the retry policy,
+ * so adding a code never means touching the order engine.
+ */
+export type RetcodeClass = 'ok' | 'partial' | 'price' | 'backoff' | 'unknown' | 'wait' | 'fatal';
+
+export const RETCODE = {
+  REQUOTE: 10004,
+  REJECT: 10006,
+  CANCEL: 10007,
+  PLACED: 10008,
+  DONE: 10009,
+  DONE_PARTIAL: 10010,
+  ERROR: 10011,
+  TIMEOUT: 10012,
+  INVALID: 10013,
+  INVALID_VOLUME: 10014,
+  INVALID_PRICE: 10015,
+  INVALID_STOPS: 10016,
+  TRADE_DISABLED: 10017,
+  MARKET_CLOSED: 10018,
+  NO_MONEY: 10019,
+  PRICE_CHANGED: 10020,
+  PRICE_OFF: 10021,
+  TOO_MANY_REQUESTS: 10024,
+  NO_CHANGES: 10025,
+  LOCKED: 10028,
+  FROZEN: 10029,
+  CONNECTION: 10031,
+  POSITION_CLOSED: 10036,
+  CLOSE_ORDER_EXIST: 10039,
+  /** MetaApi-style bridge codes: sent with unknown outcome / never delivered. */
+  DISCONNECTED_DURING_TRADE: -11,
+  DISCONNECTED_BEFORE_TRADE: -10,
+} as const;
+
+const CLASS: ReadonlyMap<number, RetcodeClass> = new Map<number, RetcodeClass>([
+  [RETCODE.PLACED, 'ok'],
+  [RETCODE.DONE, 'ok'],
+  [RETCODE.NO_CHANGES, 'ok'],
+  [RETCODE.POSITION_CLOSED, 'ok'],
+  [RETCODE.CLOSE_ORDER_EXIST, 'ok'],
+  [RETCODE.DONE_PARTIAL, 'partial'],
+  [RETCODE.REQUOTE, 'price'],
+  [RETCODE.PRICE_CHANGED, 'price'],
+  [RETCODE.PRICE_OFF, 'backoff'],
+  [RETCODE.ERROR, 'backoff'],
+  [RETCODE.TOO_MANY_REQUESTS, 'backoff'],
+  [RETCODE.LOCKED, 'backoff'],
+  [RETCODE.DISCONNECTED_BEFORE_TRADE, 'backoff'],
+  [RETCODE.MARKET_CLOSED, 'wait'],
+  [RETCODE.FROZEN, 'wait'],
+  // 10031 "no connection with the trade server" may follow a request that left: reconcile first.
+  [RETCODE.CONNECTION, 'unknown'],
+  [RETCODE.TIMEOUT, 'unknown'],
+  [RETCODE.DISCONNECTED_DURING_TRADE, 'unknown'],
+]);
+
+/** Unlisted codes are fatal: an unknown answer must reach a person, not be retried blindly. */
+export function classifyRetcode(code: number): RetcodeClass {
+  return CLASS.get(code) ?? 'fatal';
+}
+
+/** Codes the user must hear about at once (seed §3.1 step 3: invalid price or volume). */
+export function isUserFacingFatal(code: number): boolean {
+  return classifyRetcode(code) === 'fatal';
+}
