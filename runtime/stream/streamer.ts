@@ -1,0 +1,464 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { connect, type Socket } from 'node:net';
+import { applyTimeScale, type Config } from '../../core/config/index.ts';
+import type { Clock, TimerHandle } from '../../core/clock.ts';
+import type { Random } from '../../core/random.ts';
+import type { Alert, EventBus, Notifier } from '../../core/events.ts';
+import { EaChaosError } from '../../core/errors.ts';
+import { encode, decodeDatagram, FrameDecoder, type DecodeResult, type Message, type StreamTick, type Tick } from './codec.ts';
+import type { TickHistory } from './history.ts';
+
+export type StreamMode = 'udp' | 'tcp' | 'stopped';
+export type TcpState = 'connecting' | 'connected' | 'down' | 'gave_up';
+
+export interface StreamTarget {
+  host: string;
+  udpPort: number;
+  tcpPort: number;
+}
+
+export interface TickStreamerOptions {
+  clock: Clock;
+  random: Random;
+  /** The loaded config at full scale; the streamer applies `timeScale` itself. */
+  config: Config;
+  events: EventBus;
+  notifier: Notifier;
+  history: TickHistory;
+  target: StreamTarget;
+  /** Local address the UDP socket binds to (default 127.0.0.1). */
+  bindHost?: string;
+  /** Stream name carried in `hello`. */
+  streamId?: string;
+  /** Epoch of this stream; default a random 31-bit number, new for every start. */
+  epoch?: number;
+  /** Largest history answer; bigger requests get `E_RANGE_TOO_LARGE`. */
+  maxHistoryTicks?: number;
+  /** TCP is declared dead after this long without an ack (default 20 heartbeats, at least 200 ms). */
+  tcpTimeoutMs?: number;
+  /** How long UDP must be acked without a miss before ticks go back to it (default 10 heartbeats). */
+  udpRecoveryMs?: number;
+  /** UDP socket send buffer. */
+  sendBufferSize?: number;
+}
+
+export interface TickStreamerStats {
+  published: number;
+  sentUdp: number;
+  sentTcp: number;
+  /** Ticks not sent when published (streaming stopped or TCP congested); they stay in history. */
+  unsent: number;
+  resentLatest: number;
+  udpSendErrors: number;
+  badFrames: number;
+  unexpectedFrames: number;
+  switches: number;
+  historyRequests: number;
+  historyRejected: number;
+  historyTicksServed: number;
+  tcpConnects: number;
+  tcpReconnectAttempts: number;
+}
+
+export interface TickStreamerStatus {
+  mode: StreamMode;
+  udpHealthy: boolean;
+  tcp: TcpState;
+  epoch: number;
+  lastSeq: number;
+  /** ms since the last fresh UDP ack. */
+  udpAckAgeMs: number;
+  stats: TickStreamerStats;
+}
+
+export interface TickStreamer extends AsyncDisposable {
+  readonly epoch: number;
+  /** Assign the next seq, store in history, keep as latest for its symbol, send on the current path. */
+  publish(tick: Tick): StreamTick;
+  status(): TickStreamerStatus;
+  /** Resolves when the UDP socket is bound. */
+  readonly ready: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class TickStreamError extends EaChaosError {}
+
+const MAX_TCP_BUFFERED = 4 * 1024 * 1024;
+
+/**
+ * The runtime's tick streamer (seed §3.2). UDP carries ticks while the
+ * receiver keeps acking the sender's pings; K missed heartbeats switch ticks to
+ * the TCP connection, which is kept open at all times as the history and
+ * control channel. Every published tick is in history first, so whatever a
+ * path loses (a blackhole before detection, a stopped stream, a congested TCP
+ * buffer) the consumer can fetch by seq: a false switch costs only duplicates.
+ */
+export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
+  const { clock, events, notifier, history, target } = opts;
+  const cfg = applyTimeScale(opts.config);
+  const H = Math.max(1, cfg.tick.heartbeatIntervalMs);
+  const deadAfterMs = H * cfg.tick.missedHeartbeats;
+  const tcpTimeoutMs = opts.tcpTimeoutMs ?? Math.max(200, H * 20);
+  const udpRecoveryMs = opts.udpRecoveryMs ?? H * 10;
+  const maxHistory = opts.maxHistoryTicks ?? 100_000;
+  const retentionMs = cfg.tick.historyRetentionMs;
+  const random = opts.random.fork('tick-streamer');
+  const epoch = opts.epoch ?? random.int(1, 0x7fffffff);
+  const streamId = opts.streamId ?? 'ticks';
+  const fallbackEnabled = cfg.tick.udpToTcpFallback;
+
+  const stats: TickStreamerStats = {
+    published: 0,
+    sentUdp: 0,
+    sentTcp: 0,
+    unsent: 0,
+    resentLatest: 0,
+    udpSendErrors: 0,
+    badFrames: 0,
+    unexpectedFrames: 0,
+    switches: 0,
+    historyRequests: 0,
+    historyRejected: 0,
+    historyTicksServed: 0,
+    tcpConnects: 0,
+    tcpReconnectAttempts: 0,
+  };
+
+  let seq = 0;
+  const latest = new Map<string, StreamTick>();
+  /** Symbols whose latest tick has not gone out on TCP because the socket buffer was full. */
+  const dirty = new Set<string>();
+  let stopped = false;
+  let mode: StreamMode = 'udp';
+  let udpHealthy = true;
+  const startedAt = clock.monotonic();
+  let lastUdpAckAt = startedAt;
+  /** Since when acks have flowed without a gap longer than deadAfterMs (for the return to UDP). */
+  let udpHealthySince = startedAt;
+  let lastAckedPing = 0;
+  let pingNo = 0;
+  let tcp: Socket | undefined;
+  let tcpState: TcpState = 'connecting';
+  let lastTcpAckAt = startedAt;
+  let reconnectTimer: TimerHandle | undefined;
+  let failedAttempts = 0;
+  let pingTimer: TimerHandle | undefined;
+  let pruneTimer: TimerHandle | undefined;
+  const badFrameReported = new Map<string, number>();
+
+  const emit = (type: string, data?: Record<string, unknown>) => events.emit('tick', type, { epoch, ...data });
+  const alert = (a: Omit<Alert, 'component'>) => {
+    notifier.notify({ component: 'tick', ...a }).catch((e: unknown) => emit('tick.notify_failed', { code: a.code, error: String(e) }));
+  };
+
+  const udp: UdpSocket = createSocket('udp4');
+  udp.on('error', (e) => {
+    stats.udpSendErrors++;
+    emit('tick.udp_error', { error: e.message });
+  });
+  udp.on('message', (buf) => onFrames(decodeDatagram(buf), 'udp'));
+  const ready = new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind(0, opts.bindHost ?? '127.0.0.1', () => {
+      udp.off('error', reject);
+      if (opts.sendBufferSize) udp.setSendBufferSize(opts.sendBufferSize);
+      resolve();
+    });
+  });
+
+  function reportBad(via: string, r: DecodeResult & { ok: false }) {
+    stats.badFrames++;
+    // One event per error code per second: a garbage flood must not flood the bus.
+    const key = `${via}:${r.error.code}`;
+    const now = clock.monotonic();
+    if ((badFrameReported.get(key) ?? -Infinity) + 1000 <= now) {
+      badFrameReported.set(key, now);
+      emit('tick.bad_frame', { via, code: r.error.code, message: r.error.message, total: stats.badFrames });
+    }
+  }
+
+  function onFrames(results: DecodeResult[], via: 'udp' | 'tcp') {
+    for (const r of results) {
+      if (!r.ok) {
+        reportBad(via, r);
+        continue;
+      }
+      const m = r.message;
+      if (m.kind === 'ack') {
+        if (m.epoch !== epoch) {
+          stats.unexpectedFrames++;
+          continue;
+        }
+        if (via === 'udp') {
+          if (m.ping > lastAckedPing) {
+            const now = clock.monotonic();
+            if (now - lastUdpAckAt > deadAfterMs) udpHealthySince = now;
+            lastAckedPing = m.ping;
+            lastUdpAckAt = now;
+          }
+        } else lastTcpAckAt = clock.monotonic();
+      } else if (m.kind === 'hist_req' && via === 'tcp') {
+        void serveHistory(m);
+      } else {
+        stats.unexpectedFrames++;
+      }
+    }
+  }
+
+  function sendUdp(frame: Buffer) {
+    udp.send(frame, target.udpPort, target.host, (err) => {
+      if (err) stats.udpSendErrors++;
+    });
+  }
+
+  function tcpWrite(frame: Buffer): boolean {
+    if (!tcp || tcpState !== 'connected') return false;
+    if (tcp.writableLength > MAX_TCP_BUFFERED) return false;
+    tcp.write(frame);
+    return true;
+  }
+
+  function sendTick(st: StreamTick): boolean {
+    if (mode === 'udp') {
+      sendUdp(encode({ kind: 'tick', epoch, seq: st.seq, tick: st.tick }));
+      stats.sentUdp++;
+      return true;
+    }
+    if (mode === 'tcp') {
+      if (tcpWrite(encode({ kind: 'tick', epoch, seq: st.seq, tick: st.tick }))) {
+        stats.sentTcp++;
+        return true;
+      }
+      dirty.add(st.tick.symbol);
+    }
+    stats.unsent++;
+    return false;
+  }
+
+  function resendLatest() {
+    for (const st of latest.values()) {
+      if (sendTick(st)) stats.resentLatest++;
+    }
+    dirty.clear();
+  }
+
+  function setMode(next: StreamMode, reason: string) {
+    if (next === mode || stopped) return;
+    const from = mode;
+    mode = next;
+    stats.switches++;
+    emit('tick.switched', { from, to: next, reason, udpAckAgeMs: clock.monotonic() - lastUdpAckAt, lastSeq: seq });
+    if (next === 'stopped') {
+      emit('tick.stream_stopped', { reason, lastSeq: seq });
+      alert({ severity: 'critical', code: 'tick.stream_stopped', message: `tick streaming stopped: UDP and TCP both down (${reason})`, data: { epoch, lastSeq: seq } });
+      return;
+    }
+    if (from === 'stopped') {
+      emit('tick.stream_resumed', { via: next, lastSeq: seq });
+      alert({ severity: 'warning', code: 'tick.stream_resumed', message: `tick streaming resumed over ${next}`, data: { epoch, lastSeq: seq } });
+    }
+    // Resume from the latest tick per symbol; everything between is in history.
+    if (next === 'tcp' || from === 'stopped') resendLatest();
+  }
+
+  function recompute(reason: string) {
+    if (udpHealthy) setMode('udp', reason);
+    else if (fallbackEnabled && tcpState === 'connected') setMode('tcp', reason);
+    else setMode('stopped', reason);
+  }
+
+  function onPingTimer() {
+    if (stopped) return;
+    pingTimer = clock.setTimer(H, onPingTimer);
+    pingNo++;
+    sendUdp(encode({ kind: 'ping', epoch, ping: pingNo, lastSeq: seq }));
+    const now = clock.monotonic();
+    if (tcpState === 'connected') {
+      tcpWrite(encode({ kind: 'ping', epoch, ping: pingNo, lastSeq: seq }));
+      if (now - lastTcpAckAt > tcpTimeoutMs) {
+        emit('tick.tcp_timeout', { ackAgeMs: now - lastTcpAckAt });
+        tcp?.destroy(new Error('no ack within tcpTimeoutMs'));
+      }
+    }
+    const ackAge = now - lastUdpAckAt;
+    if (udpHealthy && ackAge > deadAfterMs) {
+      udpHealthy = false;
+      emit('tick.udp_down', { ackAgeMs: ackAge, missedHeartbeats: cfg.tick.missedHeartbeats });
+      recompute('udp_heartbeats_missed');
+    } else if (!udpHealthy && ackAge <= deadAfterMs && now - udpHealthySince >= udpRecoveryMs) {
+      udpHealthy = true;
+      emit('tick.udp_up', { healthyForMs: now - udpHealthySince });
+      recompute('udp_healthy');
+    }
+  }
+
+  function connectTcp() {
+    if (stopped) return;
+    reconnectTimer = undefined;
+    tcpState = tcpState === 'gave_up' ? 'gave_up' : 'connecting';
+    const sock = connect({ host: target.host, port: target.tcpPort, noDelay: true });
+    let settled = false;
+    const connectTimer = clock.setTimer(Math.max(100, Math.min(cfg.tick.reconnectIntervalMs, 1000)), () => {
+      if (!settled) sock.destroy(new Error('connect timeout'));
+    });
+    const decoder = new FrameDecoder();
+    sock.on('connect', () => {
+      settled = true;
+      connectTimer.cancel();
+      if (stopped) {
+        sock.destroy();
+        return;
+      }
+      tcp = sock;
+      tcpState = 'connected';
+      failedAttempts = 0;
+      stats.tcpConnects++;
+      lastTcpAckAt = clock.monotonic();
+      sock.write(encode({ kind: 'hello', epoch, stream: streamId, lastSeq: seq }));
+      emit('tick.tcp_connected', { port: target.tcpPort });
+      recompute('tcp_connected');
+      if (mode === 'tcp') resendLatest();
+    });
+    sock.on('data', (chunk: Buffer) => {
+      onFrames(decoder.push(chunk), 'tcp');
+      if (decoder.isBroken) sock.destroy(new Error('tick stream framing error'));
+    });
+    sock.on('drain', () => {
+      if (mode !== 'tcp' || dirty.size === 0) return;
+      for (const sym of [...dirty]) {
+        const st = latest.get(sym);
+        dirty.delete(sym);
+        if (st && tcpWrite(encode({ kind: 'tick', epoch, seq: st.seq, tick: st.tick }))) stats.resentLatest++;
+      }
+    });
+    sock.on('error', () => {
+      /* handled on close */
+    });
+    sock.on('close', () => {
+      connectTimer.cancel();
+      settled = true;
+      if (tcp === sock) tcp = undefined;
+      if (stopped) return;
+      const wasConnected = tcpState === 'connected';
+      if (wasConnected) emit('tick.tcp_disconnected', {});
+      else failedAttempts++;
+      if (failedAttempts >= cfg.tick.maxReconnectAttempts) {
+        if (tcpState !== 'gave_up') {
+          tcpState = 'gave_up';
+          emit('tick.tcp_gave_up', { attempts: failedAttempts });
+          alert({ severity: 'critical', code: 'tick.tcp_gave_up', message: `TCP tick path: ${failedAttempts} reconnect attempts failed`, data: { epoch } });
+        }
+        recompute('tcp_gave_up');
+        return;
+      }
+      tcpState = 'down';
+      recompute('tcp_down');
+      // First reconnect at once after a drop, then every reconnectIntervalMs (seed §3.2).
+      const delay = wasConnected ? 0 : cfg.tick.reconnectIntervalMs;
+      stats.tcpReconnectAttempts++;
+      emit('tick.tcp_reconnecting', { attempt: failedAttempts + 1, of: cfg.tick.maxReconnectAttempts, inMs: delay });
+      reconnectTimer = clock.setTimer(delay, connectTcp);
+    });
+  }
+
+  async function serveHistory(m: Extract<Message, { kind: 'hist_req' }>) {
+    stats.historyRequests++;
+    const reject = (code: string, message: string) => {
+      stats.historyRejected++;
+      emit('tick.history_rejected', { id: m.id, code, message });
+      tcpWrite(encode({ kind: 'hist_end', id: m.id, count: 0, status: 'error', code, message }));
+    };
+    let rows: StreamTick[];
+    let expected: number | undefined;
+    try {
+      if (m.fromSeq !== undefined && m.toSeq !== undefined) {
+        if (m.fromSeq < 1 || m.toSeq < m.fromSeq) return reject('E_RANGE_INVALID', `seq range ${m.fromSeq}..${m.toSeq} is empty or starts below 1`);
+        if (m.epoch === epoch && m.toSeq > seq) return reject('E_RANGE_UNAVAILABLE', `seq ${m.toSeq} not published yet (last ${seq})`);
+        if (m.toSeq - m.fromSeq + 1 > maxHistory) return reject('E_RANGE_TOO_LARGE', `${m.toSeq - m.fromSeq + 1} ticks asked, at most ${maxHistory}`);
+        expected = m.toSeq - m.fromSeq + 1;
+        rows = await history.bySeq(m.epoch, m.fromSeq, m.toSeq, maxHistory);
+      } else {
+        const from = m.fromMs!;
+        const to = m.toMs!;
+        if (to < from) return reject('E_RANGE_INVALID', `time range ${from}..${to} is empty`);
+        if (to < clock.now() - retentionMs) return reject('E_RANGE_UNAVAILABLE', `time range ends before the ${retentionMs} ms retention window`);
+        rows = await history.byTime(m.epoch, from, to, maxHistory + 1);
+        if (rows.length > maxHistory) return reject('E_RANGE_TOO_LARGE', `more than ${maxHistory} ticks in ${from}..${to}`);
+      }
+    } catch (e) {
+      return reject('E_HISTORY_FAILED', `history store failed: ${(e as Error).message}`);
+    }
+    if (expected !== undefined && rows.length === 0 && expected > 0) {
+      return reject('E_RANGE_UNAVAILABLE', `no ticks of epoch ${m.epoch} in ${m.fromSeq}..${m.toSeq} (unknown epoch or pruned)`);
+    }
+    for (const r of rows) {
+      if (!tcp || tcpState !== 'connected') return;
+      tcp.write(encode({ kind: 'hist_tick', id: m.id, epoch: r.epoch, seq: r.seq, tick: r.tick }));
+    }
+    stats.historyTicksServed += rows.length;
+    const missing = expected === undefined ? 0 : expected - rows.length;
+    if (missing > 0) emit('tick.history_incomplete', { id: m.id, missing });
+    tcpWrite(encode({ kind: 'hist_end', id: m.id, count: rows.length, status: 'ok', missing }));
+  }
+
+  function schedulePrune() {
+    pruneTimer = clock.setTimer(Math.max(1000, Math.min(60_000, retentionMs / 24)), () => {
+      if (stopped) return;
+      history.prune(clock.now() - retentionMs).then(
+        (n) => {
+          if (n > 0) emit('tick.history_pruned', { rows: n });
+        },
+        (e: unknown) => emit('tick.history_prune_failed', { error: String(e) }),
+      );
+      schedulePrune();
+    });
+  }
+
+  void ready.then(() => {
+    if (stopped) return;
+    emit('tick.started', { target, heartbeatIntervalMs: H, missedHeartbeats: cfg.tick.missedHeartbeats });
+    connectTcp();
+    pingTimer = clock.setTimer(0, onPingTimer);
+    schedulePrune();
+  });
+
+  let stopPromise: Promise<void> | undefined;
+  const handle: TickStreamer = {
+    epoch,
+    ready,
+    publish(tick: Tick): StreamTick {
+      if (stopped) throw new TickStreamError('E_STREAM_STOPPED', 'publish() after stop()');
+      const st: StreamTick = { epoch, seq: ++seq, tick };
+      stats.published++;
+      history.append(st, clock.now());
+      latest.set(tick.symbol, st);
+      sendTick(st);
+      return st;
+    },
+    status(): TickStreamerStatus {
+      return { mode, udpHealthy, tcp: tcpState, epoch, lastSeq: seq, udpAckAgeMs: clock.monotonic() - lastUdpAckAt, stats: { ...stats } };
+    },
+    stop(): Promise<void> {
+      stopPromise ??= (async () => {
+        stopped = true;
+        pingTimer?.cancel();
+        reconnectTimer?.cancel();
+        pruneTimer?.cancel();
+        tcp?.destroy();
+        await new Promise<void>((r) => {
+          try {
+            udp.close(() => r());
+          } catch {
+            r();
+          }
+        });
+        emit('tick.streamer_stopped', { lastSeq: seq });
+      })();
+      return stopPromise;
+    },
+    [Symbol.asyncDispose]() {
+      return handle.stop();
+    },
+  };
+  return handle;
+}

@@ -1,0 +1,178 @@
+import { sameTick, type StreamTick, type Tick } from '../../runtime/stream/codec.ts';
+
+export type Via = 'udp' | 'tcp' | 'history';
+
+export type AcceptOutcome =
+  /** First time this seq was seen. */
+  | 'new'
+  /** First time, and it fills a gap (late reorder or history). */
+  | 'filled'
+  /** Seen before with the same content: a duplicate datagram, a resend or an overlapping history answer. */
+  | 'duplicate'
+  /** Seen before with different content: the sender reset its sequence without changing epoch. */
+  | 'conflict';
+
+export interface Gap {
+  epoch: number;
+  from: number;
+  to: number;
+  /** When (clock ms) the gap was first seen. */
+  seenAt: number;
+}
+
+export interface ReceivedTick extends StreamTick {
+  via: Via;
+  receivedAt: number;
+}
+
+export interface Anomaly {
+  kind: 'conflict' | 'seq_reset' | 'unfillable';
+  epoch: number;
+  seq?: number;
+  from?: number;
+  to?: number;
+  detail: string;
+  at: number;
+}
+
+interface EpochState {
+  ticks: Map<number, Tick>;
+  highest: number;
+  /** Open gaps, sorted, disjoint, each inside 1..highest. */
+  gaps: Gap[];
+}
+
+/**
+ * Receiver-side sequence bookkeeping per epoch: what arrived, what is missing,
+ * and what looked wrong. Nothing is dropped silently: a conflicting tick is kept
+ * in the anomaly list with its content.
+ */
+export class SequenceTracker {
+  private readonly epochs = new Map<number, EpochState>();
+  readonly anomalies: Anomaly[] = [];
+  readonly counts = { new: 0, filled: 0, duplicate: 0, conflict: 0, seqReset: 0 };
+
+  constructor(private readonly opts: { backfillFromStart?: boolean } = {}) {}
+
+  private state(epoch: number, at: number, firstSeq: number): EpochState {
+    let s = this.epochs.get(epoch);
+    if (!s) {
+      s = { ticks: new Map(), highest: 0, gaps: [] };
+      // A consumer that joins late owes nothing before its first tick unless asked to backfill.
+      if (!(this.opts.backfillFromStart ?? true)) s.highest = Math.max(0, firstSeq - 1);
+      this.epochs.set(epoch, s);
+      void at;
+    }
+    return s;
+  }
+
+  accept(st: StreamTick, at: number): AcceptOutcome {
+    const s = this.state(st.epoch, at, st.seq);
+    const prev = s.ticks.get(st.seq);
+    if (prev) {
+      if (sameTick(prev, st.tick)) {
+        this.counts.duplicate++;
+        return 'duplicate';
+      }
+      this.counts.conflict++;
+      this.anomalies.push({ kind: 'conflict', epoch: st.epoch, seq: st.seq, detail: `seq ${st.seq} arrived again with different content: ${JSON.stringify(st.tick)}`, at });
+      return 'conflict';
+    }
+    s.ticks.set(st.seq, st.tick);
+    if (st.seq > s.highest) {
+      if (st.seq > s.highest + 1) s.gaps.push({ epoch: st.epoch, from: s.highest + 1, to: st.seq - 1, seenAt: at });
+      s.highest = st.seq;
+      this.counts.new++;
+      return 'new';
+    }
+    if (removeFromGaps(s.gaps, st.seq)) {
+      this.counts.filled++;
+      return 'filled';
+    }
+    // Below highest, not seen, not in a gap: only possible below a late-join baseline.
+    this.counts.new++;
+    return 'new';
+  }
+
+  /** The sender says it has published up to `lastSeq`: a lost tail becomes a gap; going backwards is a reset. */
+  noteLastSeq(epoch: number, lastSeq: number, at: number): void {
+    const s = this.state(epoch, at, lastSeq + 1);
+    if (lastSeq > s.highest) {
+      s.gaps.push({ epoch, from: s.highest + 1, to: lastSeq, seenAt: at });
+      s.highest = lastSeq;
+    }
+    // A ping's lastSeq may trail ticks that came by the other path: behind is normal here.
+  }
+
+  /**
+   * A TCP hello carries the sender's current seq, which is >= every seq it ever
+   * sent in this epoch; a hello behind what was received means the sender
+   * restarted its sequence without a new epoch.
+   */
+  noteHello(epoch: number, lastSeq: number, at: number): boolean {
+    const s = this.epochs.get(epoch);
+    if (s && lastSeq < s.highest) {
+      this.counts.seqReset++;
+      this.anomalies.push({ kind: 'seq_reset', epoch, seq: lastSeq, detail: `sender says its last seq is ${lastSeq} but ${s.highest} was received in the same epoch`, at });
+      return true;
+    }
+    this.noteLastSeq(epoch, lastSeq, at);
+    return false;
+  }
+
+  /** Mark a range the sender could not supply (pruned, unknown): reported, not retried. */
+  markUnfillable(epoch: number, from: number, to: number, detail: string, at: number): void {
+    const s = this.epochs.get(epoch);
+    if (!s) return;
+    for (let q = from; q <= to; q++) if (!s.ticks.has(q)) removeFromGaps(s.gaps, q);
+    this.anomalies.push({ kind: 'unfillable', epoch, from, to, detail, at });
+  }
+
+  gaps(): Gap[] {
+    const out: Gap[] = [];
+    for (const s of this.epochs.values()) out.push(...s.gaps.map((g) => ({ ...g })));
+    return out;
+  }
+
+  missingCount(): number {
+    let n = 0;
+    for (const s of this.epochs.values()) for (const g of s.gaps) n += g.to - g.from + 1;
+    return n;
+  }
+
+  highest(epoch: number): number {
+    return this.epochs.get(epoch)?.highest ?? 0;
+  }
+
+  /** Highest seq with every seq up to it received (or given up on). */
+  contiguous(epoch: number): number {
+    const s = this.epochs.get(epoch);
+    if (!s) return 0;
+    return s.gaps.length ? Math.min(...s.gaps.map((g) => g.from)) - 1 : s.highest;
+  }
+
+  has(epoch: number, seq: number): boolean {
+    return this.epochs.get(epoch)?.ticks.has(seq) ?? false;
+  }
+
+  epochList(): number[] {
+    return [...this.epochs.keys()];
+  }
+
+  received(epoch: number): number {
+    return this.epochs.get(epoch)?.ticks.size ?? 0;
+  }
+}
+
+function removeFromGaps(gaps: Gap[], seq: number): boolean {
+  for (let i = 0; i < gaps.length; i++) {
+    const g = gaps[i]!;
+    if (seq < g.from || seq > g.to) continue;
+    if (g.from === g.to) gaps.splice(i, 1);
+    else if (seq === g.from) g.from++;
+    else if (seq === g.to) g.to--;
+    else gaps.splice(i, 1, { ...g, to: seq - 1 }, { ...g, from: seq + 1 });
+    return true;
+  }
+  return false;
+}
