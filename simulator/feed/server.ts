@@ -1,0 +1,195 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { systemClock, type Clock } from '../../core/clock.ts';
+import { EaChaosError } from '../../core/errors.ts';
+import { createRandom, type Random } from '../../core/random.ts';
+import { LineSplitter } from '../protocol/lines.ts';
+import type { FeedEndpoint, Tick } from '../protocol/types.ts';
+import { TickGenerator } from './generator.ts';
+import { resolveSymbols, type SymbolSpec, type SymbolSpecInput } from './symbols.ts';
+
+export interface FeedOptions {
+  seed?: number;
+  random?: Random;
+  clock?: Clock;
+  host?: string;
+  /** 0 = a free port. */
+  port?: number;
+  /** false = no TCP listener (an in-process quote source only). */
+  listen?: boolean;
+  symbols?: (SymbolSpecInput | string)[];
+  ticksPerSecond?: number;
+  branching?: number;
+  stepMs?: number;
+  /** Initial epoch; each restart adds 1. Default: seconds of the clock, so a new process gets a new epoch. */
+  epoch?: number;
+  /** How many emitted ticks the in-memory record keeps (oldest dropped first). */
+  recordLimit?: number;
+  /** A subscriber further behind than this many bytes is disconnected. */
+  maxSubscriberBacklogBytes?: number;
+}
+
+/** What the broker needs from a quote source. */
+export interface QuoteSource {
+  quote(symbol: string): Tick | undefined;
+  readonly symbols: readonly SymbolSpec[];
+}
+
+export interface FeedStats {
+  epoch: number;
+  emitted: number;
+  subscribers: number;
+  slowConsumersDropped: number;
+  lastSeq: Record<string, number>;
+}
+
+export interface FeedHandle extends QuoteSource, AsyncDisposable {
+  readonly host: string;
+  readonly port: number;
+  readonly endpoint: FeedEndpoint;
+  readonly epoch: number;
+  /** Ticks emitted and still in the record, oldest first (optionally one symbol). */
+  emitted(symbol?: string): Tick[];
+  stats(): FeedStats;
+  /** Listen to every batch in-process. */
+  onTicks(fn: (batch: Tick[]) => void): () => void;
+  /** Drop every subscriber, start a new epoch (seq restarts at 1), listen again on the same port. */
+  restart(opts?: { downMs?: number }): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Subscriber {
+  socket: Socket;
+  symbols: Set<string> | undefined;
+}
+
+export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? createRandom(opts.seed ?? 1);
+  const symbols = resolveSymbols(opts.symbols);
+  const host = opts.host ?? '127.0.0.1';
+  const maxBacklog = opts.maxSubscriberBacklogBytes ?? 16 * 1024 * 1024;
+  const recordLimit = opts.recordLimit ?? 2_000_000;
+  const gen = new TickGenerator({
+    symbols,
+    ticksPerSecond: opts.ticksPerSecond ?? 20,
+    branching: opts.branching,
+    stepMs: opts.stepMs,
+    epoch: opts.epoch ?? Math.floor(clock.now() / 1000) >>> 0,
+    clock,
+    random: random.fork('feed'),
+  });
+
+  let record: Tick[] = [];
+  let emittedCount = 0;
+  let slowDropped = 0;
+  const subscribers = new Set<Subscriber>();
+  let server: Server | undefined;
+  let port = opts.port ?? 0;
+  let stopped = false;
+
+  gen.onBatch((batch) => {
+    emittedCount += batch.length;
+    for (const t of batch) record.push(t);
+    if (record.length > recordLimit) record = record.slice(record.length - Math.floor(recordLimit / 2));
+    if (subscribers.size === 0) return;
+    const lines = batch.map((t) => JSON.stringify(t));
+    let all: string | undefined;
+    for (const sub of subscribers) {
+      let payload: string;
+      if (!sub.symbols) payload = all ??= `${lines.join('\n')}\n`;
+      else {
+        const mine = lines.filter((_, i) => sub.symbols!.has(batch[i]!.symbol));
+        if (mine.length === 0) continue;
+        payload = `${mine.join('\n')}\n`;
+      }
+      if (sub.socket.writableLength > maxBacklog) {
+        slowDropped++;
+        subscribers.delete(sub);
+        sub.socket.destroy();
+        continue;
+      }
+      sub.socket.write(payload);
+    }
+  });
+
+  const onConnection = (socket: Socket) => {
+    socket.setNoDelay(true);
+    const sub: Subscriber = { socket, symbols: undefined };
+    subscribers.add(sub);
+    const splitter = new LineSplitter(64 * 1024, (ev) => {
+      if (!('line' in ev)) return;
+      try {
+        const msg = JSON.parse(ev.line) as { op?: unknown; symbols?: unknown };
+        if (msg.op === 'subscribe' && Array.isArray(msg.symbols)) sub.symbols = new Set(msg.symbols.map(String));
+      } catch {
+        // Subscribers only ever send a subscribe line; anything else is ignored.
+      }
+    });
+    socket.on('data', (c: Buffer) => splitter.push(c));
+    socket.on('error', () => undefined);
+    socket.on('close', () => subscribers.delete(sub));
+    socket.write(`${JSON.stringify({ hello: { epoch: gen.epoch, symbols: symbols.map((s) => s.name), time_msc: clock.now() } })}\n`);
+  };
+
+  const listen = async () => {
+    const srv = createServer(onConnection);
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', (e) => reject(new EaChaosError('E_FEED_LISTEN', `feed cannot listen on ${host}:${port}: ${e.message}`, { cause: e })));
+      srv.listen(port, host, () => resolve());
+    });
+    const addr = srv.address();
+    if (addr && typeof addr === 'object') port = addr.port;
+    server = srv;
+  };
+
+  const closeServer = async () => {
+    const srv = server;
+    server = undefined;
+    for (const s of subscribers) s.socket.destroy();
+    subscribers.clear();
+    if (srv) await new Promise<void>((r) => srv.close(() => r()));
+  };
+
+  if (opts.listen !== false) await listen();
+  gen.prime();
+  gen.start();
+
+  const handle: FeedHandle = {
+    host,
+    get port() {
+      return port;
+    },
+    get endpoint() {
+      return { host, port };
+    },
+    get epoch() {
+      return gen.epoch;
+    },
+    symbols,
+    quote: (s) => gen.quote(s),
+    emitted: (symbol) => (symbol ? record.filter((t) => t.symbol === symbol) : record.slice()),
+    stats: () => ({ epoch: gen.epoch, emitted: emittedCount, subscribers: subscribers.size, slowConsumersDropped: slowDropped, lastSeq: gen.lastSeqs() }),
+    onTicks: (fn) => gen.onBatch(fn),
+    async restart(r = {}) {
+      if (stopped) return;
+      gen.stop();
+      const listening = server !== undefined;
+      await closeServer();
+      if (r.downMs) await clock.sleep(r.downMs);
+      gen.newEpoch(gen.epoch + 1);
+      if (listening) await listen();
+      gen.prime();
+      gen.start();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      gen.stop();
+      await closeServer();
+    },
+    [Symbol.asyncDispose]() {
+      return handle.stop();
+    },
+  };
+  return handle;
+}
