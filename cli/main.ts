@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { registerConfig } from './commands/config.ts';
 import { registerLab } from './commands/lab.ts';
+import { registerProxy } from './commands/proxy.ts';
+import { registerSimulate } from './commands/simulate.ts';
 import { EXIT_USAGE, exitCodeFor, reportError } from './exit.ts';
 
 export function buildProgram(): Command {
@@ -11,6 +13,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfig(program);
   registerLab(program);
+  registerProxy(program);
+  registerSimulate(program);
   for (const cmd of program.commands) applyDefaults(cmd);
   return program;
 }
