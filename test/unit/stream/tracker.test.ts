@@ -1,0 +1,64 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { SequenceTracker } from '../../../simulator/consumer/tracker.ts';
+import type { Tick } from '../../../runtime/stream/codec.ts';
+
+const t = (i: number): Tick => ({ symbol: 'EURUSD', bid: 1 + i, ask: 1 + i, last: 0, volume: 0, time_msc: i, flags: 0 });
+
+describe('SequenceTracker', () => {
+  it('after any arrival order with duplicates, gaps are exactly the seqs not received', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 200 }), (arrivals) => {
+        const tr = new SequenceTracker();
+        for (const s of arrivals) tr.accept({ epoch: 9, seq: s, tick: t(s) }, 0);
+        const got = new Set(arrivals);
+        const max = Math.max(...arrivals);
+        const missing: number[] = [];
+        for (let s = 1; s <= max; s++) if (!got.has(s)) missing.push(s);
+        const fromGaps = tr.gaps().flatMap((g) => Array.from({ length: g.to - g.from + 1 }, (_, k) => g.from + k));
+        expect(fromGaps.sort((a, b) => a - b)).toEqual(missing);
+        expect(tr.counts.new + tr.counts.filled).toBe(got.size);
+        expect(tr.counts.duplicate).toBe(arrivals.length - got.size);
+        expect(tr.counts.conflict).toBe(0);
+        expect(tr.contiguous(9)).toBe(missing.length ? missing[0]! - 1 : max);
+      }),
+    );
+  });
+
+  it('counts a seq seen again with other content as a conflict and keeps it as an anomaly', () => {
+    const tr = new SequenceTracker();
+    expect(tr.accept({ epoch: 1, seq: 1, tick: t(1) }, 0)).toBe('new');
+    expect(tr.accept({ epoch: 1, seq: 1, tick: t(1) }, 0)).toBe('duplicate');
+    expect(tr.accept({ epoch: 1, seq: 1, tick: t(2) }, 0)).toBe('conflict');
+    expect(tr.anomalies).toHaveLength(1);
+    expect(tr.anomalies[0]!.kind).toBe('conflict');
+    // A new epoch starts its own sequence: seq 1 again is not a conflict there.
+    expect(tr.accept({ epoch: 2, seq: 1, tick: t(2) }, 0)).toBe('new');
+  });
+
+  it('a hello behind what was received is a sequence reset without an epoch change', () => {
+    const tr = new SequenceTracker();
+    for (let s = 1; s <= 5; s++) tr.accept({ epoch: 1, seq: s, tick: t(s) }, 0);
+    expect(tr.noteHello(1, 5, 0)).toBe(false);
+    expect(tr.noteHello(1, 0, 0)).toBe(true);
+    expect(tr.counts.seqReset).toBe(1);
+  });
+
+  it('turns a lost tail announced by a ping into a gap, and unfillable ranges into anomalies', () => {
+    const tr = new SequenceTracker();
+    tr.accept({ epoch: 1, seq: 1, tick: t(1) }, 0);
+    tr.noteLastSeq(1, 4, 10);
+    expect(tr.gaps()).toEqual([{ epoch: 1, from: 2, to: 4, seenAt: 10 }]);
+    tr.markUnfillable(1, 2, 4, 'pruned', 20);
+    expect(tr.gaps()).toEqual([]);
+    expect(tr.anomalies.map((a) => a.kind)).toEqual(['unfillable']);
+  });
+
+  it('without backfill, a late joiner owes nothing before its first tick', () => {
+    const tr = new SequenceTracker({ backfillFromStart: false });
+    tr.accept({ epoch: 1, seq: 100, tick: t(100) }, 0);
+    expect(tr.gaps()).toEqual([]);
+    tr.accept({ epoch: 1, seq: 103, tick: t(103) }, 0);
+    expect(tr.gaps().map((g) => [g.from, g.to])).toEqual([[101, 102]]);
+  });
+});
