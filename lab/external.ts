@@ -1,6 +1,6 @@
 import type { Config } from '../core/config/index.ts';
 import { ConfigError } from '../core/errors.ts';
-import { sentinelMaster, sentinelReplicas } from './redis.ts';
+import { currentMaster, sentinelReplicas } from './redis.ts';
 import type { LabInfo } from './types.ts';
 
 /** Users' own servers: endpoints come from config, and ea-chaos starts or stops nothing. */
@@ -34,12 +34,10 @@ export class ExternalLab implements AsyncDisposable {
 
   async status(): Promise<LabInfo> {
     const info = structuredClone(this.info);
-    for (const s of info.sentinels) {
-      const m = await sentinelMaster(s, info.sentinelMasterName).catch(() => undefined);
-      if (!m) continue;
-      info.redis.master = m;
-      info.redis.replicas = await sentinelReplicas(s, info.sentinelMasterName).catch(() => []);
-      break;
+    const cur = await currentMaster(info.sentinels, info.sentinelMasterName);
+    if (cur) {
+      info.redis.master = cur.master;
+      info.redis.replicas = await sentinelReplicas(cur.sentinel, info.sentinelMasterName).catch(() => []);
     }
     return info;
   }

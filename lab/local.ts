@@ -8,13 +8,14 @@ import { clickhouseConfig, clickhousePing, clickhouseVersion } from './clickhous
 import { freePorts } from './ports.ts';
 import { isAlive, isOurs, pidDir, readPidRecords, removePidRecord, signal, spawnService, stopProcess, type PidRecord } from './process.ts';
 import {
+  applySentinelTimers,
   redisConf,
   redisPing,
   redisVersion,
   replicaSynced,
   sentinelConf,
   sentinelId,
-  sentinelMaster,
+  currentMaster,
   sentinelReady,
   sentinelReplicas,
   writeFileIn,
@@ -90,6 +91,7 @@ async function waitReady(spec: ServiceSpec, pid: number, deadlineMs: number): Pr
         case 'replica':
           return replicaSynced(r);
         case 'sentinel':
+          if (r.timers) await applySentinelTimers(r, r.timers);
           return sentinelReady(r, r.masterName, r.peers);
         case 'http':
           return clickhousePing(r.url);
@@ -178,7 +180,7 @@ export class LocalLab implements AsyncDisposable {
         cwd: sdir,
         logFile: join(sdir, 'sentinel.log'),
         marker: conf,
-        readiness: { kind: 'sentinel', ...ep, masterName: rc.masterName, peers: sentinels.length - 1 },
+        readiness: { kind: 'sentinel', ...ep, masterName: rc.masterName, peers: sentinels.length - 1, timers: rc.sentinelTimers },
       };
     });
     const chDir = join(dir, 'clickhouse');
@@ -193,6 +195,9 @@ export class LocalLab implements AsyncDisposable {
       logFile: join(chDir, 'stdout.log'),
       marker: configPath,
       readiness: { kind: 'http', url: chUrl },
+      // 18.16 idles ~3 s after SIGTERM before exiting; its parts are written atomically,
+      // so a short grace then SIGKILL loses nothing that was acknowledged.
+      graceMs: 1000,
     };
 
     const info: LabInfo = {
@@ -292,16 +297,10 @@ export class LocalLab implements AsyncDisposable {
   /** Current topology, asking the Sentinels who the master is now. */
   async status(): Promise<LabInfo> {
     const info = structuredClone(this.state.info);
-    for (const s of info.sentinels) {
-      try {
-        const m = await sentinelMaster(s, info.sentinelMasterName);
-        if (!m) continue;
-        info.redis.master = m;
-        info.redis.replicas = await sentinelReplicas(s, info.sentinelMasterName);
-        break;
-      } catch {
-        /* ask the next Sentinel */
-      }
+    const cur = await currentMaster(info.sentinels, info.sentinelMasterName);
+    if (cur) {
+      info.redis.master = cur.master;
+      info.redis.replicas = await sentinelReplicas(cur.sentinel, info.sentinelMasterName).catch(() => []);
     }
     return info;
   }
@@ -313,7 +312,7 @@ export class LocalLab implements AsyncDisposable {
         const recs = Object.keys(this.state.services).map((s) => this.record(s));
         // SIGCONT first: a paused process cannot handle SIGTERM.
         for (const r of recs) if (isOurs(r)) signal(r.pid, 'SIGCONT');
-        await Promise.all(recs.map((r) => stopProcess(r)));
+        await Promise.all(recs.map((r) => stopProcess(r, this.state.services[r.service]?.graceMs)));
         await reapStale(this.dir);
         this.stopped = true;
       })();

@@ -31,6 +31,8 @@ export function redisConf(dir: string, port: number, cfg: Config['redis'], repli
     'replica-read-only yes',
     'repl-diskless-sync yes',
     'repl-diskless-sync-delay 0',
+    // Redis 7 otherwise waits up to 10 s on SIGTERM for lagging replicas; the AOF is still flushed.
+    'shutdown-on-sigterm now',
   ];
   if (replicaOf) lines.push(`replicaof ${replicaOf.host} ${replicaOf.port}`);
   return `${lines.join('\n')}\n`;
@@ -98,6 +100,31 @@ export async function sentinelMaster(ep: Endpoint, masterName: string): Promise<
   return { host: String(r[0]), port: Number(r[1]) };
 }
 
+/**
+ * The current master as the Sentinels agree on it: the answer with the highest
+ * config epoch wins, because a Sentinel that did not lead the failover learns of
+ * it only through hello messages, a moment later.
+ */
+export async function currentMaster(sentinels: Endpoint[], masterName: string): Promise<{ master: Endpoint; sentinel: Endpoint } | undefined> {
+  const answers = await Promise.all(
+    sentinels.map(async (s) => {
+      try {
+        // get-master-addr-by-name is what clients use: during a failover the leader already
+        // answers with the promoted replica, while `SENTINEL master` still shows the old one.
+        const [addr, m] = await Promise.all([sentinelMaster(s, masterName), redisCommand(s.host, s.port, ['SENTINEL', 'master', masterName], 500)]);
+        if (!addr) return undefined;
+        const pairs = respPairs(m);
+        const leading = /failover_in_progress/.test(pairs.flags ?? '');
+        return { master: addr, rank: Number(pairs['config-epoch'] ?? 0) + (leading ? 1e9 : 0), sentinel: s };
+      } catch {
+        return undefined;
+      }
+    }),
+  );
+  const best = answers.filter((a) => a !== undefined).sort((a, b) => b.rank - a.rank)[0];
+  return best ? { master: best.master, sentinel: best.sentinel } : undefined;
+}
+
 /** The replicas a Sentinel knows, excluding ones it considers down. */
 export async function sentinelReplicas(ep: Endpoint, masterName: string): Promise<Endpoint[]> {
   const r = await redisCommand(ep.host, ep.port, ['SENTINEL', 'replicas', masterName], 500);
@@ -117,7 +144,25 @@ export async function sentinelReady(ep: Endpoint, masterName: string, expectedPe
   if (!master.flags || master.flags !== 'master') return undefined;
   if (Number(master['num-slaves'] ?? 0) < 1) return undefined;
   if (Number(master['num-other-sentinels'] ?? 0) < expectedPeers) return undefined;
-  return true;
+  // Without INFO from the replica a failover aborts with -failover-abort-no-good-slave
+  // and is not retried for 2 x failover-timeout: wait until Sentinel has seen it.
+  const replicas = await redisCommand(ep.host, ep.port, ['SENTINEL', 'replicas', masterName], 500);
+  if (!Array.isArray(replicas)) return undefined;
+  const good = replicas.map(respPairs).some((r) => r.flags === 'slave' && r['master-link-status'] === 'ok');
+  return good ? true : undefined;
+}
+
+/**
+ * Sentinel's internal periods (Redis >= 7.0, `SENTINEL DEBUG`). The defaults (ping 1 s,
+ * ask 1 s, info 10 s) put a floor of ~2 s under a failover; the lab shortens them so a
+ * killed master is replaced well under the seed's 3 s. They are runtime-only, so they
+ * are applied after every Sentinel start.
+ */
+export async function applySentinelTimers(ep: Endpoint, timers: Record<string, number>): Promise<void> {
+  const args = Object.entries(timers).flatMap(([k, v]) => [k, String(v)]);
+  if (args.length === 0) return;
+  const r = await redisCommand(ep.host, ep.port, ['SENTINEL', 'DEBUG', ...args], 1000);
+  if (r instanceof Error) throw r;
 }
 
 export async function redisVersion(ep: Endpoint): Promise<string> {

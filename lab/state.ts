@@ -6,7 +6,7 @@ import type { LabInfo } from './types.ts';
 export type Readiness =
   | { kind: 'redis'; host: string; port: number }
   | { kind: 'replica'; host: string; port: number }
-  | { kind: 'sentinel'; host: string; port: number; masterName: string; peers: number }
+  | { kind: 'sentinel'; host: string; port: number; masterName: string; peers: number; timers?: Record<string, number> }
   | { kind: 'http'; url: string }
   | { kind: 'none' };
 
@@ -14,6 +14,8 @@ export type Readiness =
 export interface ServiceSpec extends SpawnSpec {
   marker: string;
   readiness: Readiness;
+  /** How long SIGTERM gets before SIGKILL when the lab stops. */
+  graceMs?: number;
 }
 
 export interface LabState {

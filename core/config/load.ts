@@ -80,7 +80,12 @@ export function parseDocumentText(text: string, source: string): unknown {
     const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : '';
     throw new ConfigError(`invalid YAML in ${source}${where}: ${first.message.split('\n')[0]}`, [], { source, cause: first });
   }
-  return doc.toJS();
+  try {
+    // toJS() can still throw, e.g. on an alias whose anchor does not exist.
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw new ConfigError(`invalid YAML in ${source}: ${(e as Error).message}`, [], { source, cause: e });
+  }
 }
 
 export function loadConfigFile(path: string): Config {

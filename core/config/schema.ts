@@ -68,6 +68,14 @@ export const RedisConfigSchema = sub({
   sentinelDownAfterMs: z.number().int().min(50).default(250),
   /** Sentinel `failover-timeout`: a failed failover is retried after this. */
   sentinelFailoverTimeoutMs: z.number().int().min(100).default(2000),
+  /**
+   * Lab only: Sentinel's internal timers (`SENTINEL DEBUG`, Redis >= 7.0). Not in the
+   * seed; the defaults (ping 1 s, ask 1 s, info 10 s) keep a failover near 2 s. An
+   * empty object leaves Sentinel's defaults alone (as production Sentinels run).
+   */
+  sentinelTimers: z
+    .partialRecord(z.enum(['ping-period', 'ask-period', 'info-period', 'publish-period']), z.number().int().min(10).max(60_000))
+    .default({ 'ping-period': 100, 'ask-period': 100, 'info-period': 200, 'publish-period': 500 }),
   /** Sentinel quorum (3 Sentinels in the lab). */
   sentinelQuorum: count(2),
   /** §3.3 "Redis AOF enabled". */
