@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerConfig } from './commands/config.ts';
 import { registerLab } from './commands/lab.ts';
+import { registerRun } from './commands/run.ts';
 import { registerProxy } from './commands/proxy.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { EXIT_USAGE, exitCodeFor, reportError } from './exit.ts';
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerConfig(program);
   registerLab(program);
+  registerRun(program);
   registerProxy(program);
   registerSimulate(program);
   for (const cmd of program.commands) applyDefaults(cmd);
