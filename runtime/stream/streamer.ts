@@ -66,6 +66,8 @@ export interface TickStreamerStatus {
   tcp: TcpState;
   epoch: number;
   lastSeq: number;
+  /** Local UDP port the streamer sends from (acks come back here). */
+  udpPort: number;
   /** ms since the last fresh UDP ack. */
   udpAckAgeMs: number;
   stats: TickStreamerStats;
@@ -165,6 +167,14 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
       resolve();
     });
   });
+
+  function localUdpPort(): number {
+    try {
+      return udp.address().port;
+    } catch {
+      return 0;
+    }
+  }
 
   function reportBad(via: string, r: DecodeResult & { ok: false }) {
     stats.badFrames++;
@@ -381,9 +391,10 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
         const from = m.fromMs!;
         const to = m.toMs!;
         if (to < from) return reject('E_RANGE_INVALID', `time range ${from}..${to} is empty`);
-        if (to < clock.now() - retentionMs) return reject('E_RANGE_UNAVAILABLE', `time range ends before the ${retentionMs} ms retention window`);
+        // Retention is enforced by pruning on store time; tick times may be simulated, so they are not compared to the clock.
         rows = await history.byTime(m.epoch, from, to, maxHistory + 1);
         if (rows.length > maxHistory) return reject('E_RANGE_TOO_LARGE', `more than ${maxHistory} ticks in ${from}..${to}`);
+        if (rows.length === 0) return reject('E_RANGE_UNAVAILABLE', `no ticks of epoch ${m.epoch} with time in ${from}..${to} (unknown epoch, pruned, or none)`);
       }
     } catch (e) {
       return reject('E_HISTORY_FAILED', `history store failed: ${(e as Error).message}`);
@@ -436,7 +447,7 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
       return st;
     },
     status(): TickStreamerStatus {
-      return { mode, udpHealthy, tcp: tcpState, epoch, lastSeq: seq, udpAckAgeMs: clock.monotonic() - lastUdpAckAt, stats: { ...stats } };
+      return { mode, udpHealthy, tcp: tcpState, epoch, lastSeq: seq, udpPort: localUdpPort(), udpAckAgeMs: clock.monotonic() - lastUdpAckAt, stats: { ...stats } };
     },
     stop(): Promise<void> {
       stopPromise ??= (async () => {
