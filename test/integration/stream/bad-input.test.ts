@@ -53,7 +53,7 @@ describe('bad input on the tick stream', () => {
     const send = udpSender();
     const frame = encode({ kind: 'tick', epoch: streamer.epoch, seq: 50, tick: tick(50) });
     const garbled = Buffer.from(frame);
-    garbled[garbled.length - 3] ^= 0x20;
+    garbled[garbled.length - 3] = garbled[garbled.length - 3]! ^ 0x20;
     await send(Buffer.from('not a frame at all'), ports.udpPort);
     await send(frame.subarray(0, frame.length - 5), ports.udpPort);
     await send(garbled, ports.udpPort);
