@@ -58,7 +58,7 @@ export const BrokerProfileSchema = z.strictObject({
 
 export const FeedProfileSchema = z.strictObject({
   ticksPerSecond: z.number().positive().max(1_000_000).default(20),
-  branching: z.number().min(0).max(0.95).default(0.7),
+  branching: z.number().min(0).max(0.95).default(0.8),
   stepMs: z.number().int().positive().max(1000).default(10),
 });
 

@@ -88,7 +88,7 @@ export class TickGenerator {
   /** Advance the process by `dtMs` and emit the ticks that arrived (exposed for tests). */
   step(dtMs: number): Tick[] {
     const o = this.opts;
-    const eta = Math.min(Math.max(o.branching ?? 0.7, 0), 0.95);
+    const eta = Math.min(Math.max(o.branching ?? 0.8, 0), 0.95);
     const decayMs = o.excitationDecayMs ?? 500;
     const base = (o.ticksPerSecond * (1 - eta)) / 1000;
     // Each arrival adds eta/decay to the intensity, so one tick begets eta ticks on average.

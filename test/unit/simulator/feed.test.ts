@@ -1,0 +1,95 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../core/clock.ts';
+import { createRandom } from '../../../core/random.ts';
+import { TickGenerator } from '../../../simulator/feed/generator.ts';
+import { resolveSymbols } from '../../../simulator/feed/symbols.ts';
+import type { Tick } from '../../../simulator/protocol/types.ts';
+
+function run(seed: number, ms: number, rate = 200) {
+  const clock = new ManualClock(Date.UTC(2026, 10, 24, 12));
+  const gen = new TickGenerator({ symbols: resolveSymbols(), ticksPerSecond: rate, epoch: 3, clock, random: createRandom(seed) });
+  const out: Tick[] = [];
+  gen.onBatch((b) => out.push(...b));
+  gen.prime();
+  gen.start();
+  return clock.advance(ms).then(() => {
+    gen.stop();
+    return out;
+  });
+}
+
+describe('tick generator', () => {
+  it('same seed and clock give the same ticks; another seed differs', async () => {
+    const a = await run(7, 2000);
+    const b = await run(7, 2000);
+    const c = await run(8, 2000);
+    expect(a.length).toBeGreaterThan(100);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+  });
+
+  it('bid < ask, prices on the digits grid, flags 2/4/6, seq +1 per stream, time from the clock', async () => {
+    const ticks = await run(11, 3000);
+    const specs = new Map(resolveSymbols().map((s) => [s.name, s]));
+    const lastSeq = new Map<string, number>();
+    let lastTime = 0;
+    for (const t of ticks) {
+      const s = specs.get(t.symbol)!;
+      expect(t.bid).toBeLessThan(t.ask);
+      expect(Number(t.bid.toFixed(s.digits))).toBe(t.bid);
+      expect(Number(t.ask.toFixed(s.digits))).toBe(t.ask);
+      expect([2, 4, 6]).toContain(t.flags);
+      expect(t.seq).toBe((lastSeq.get(t.stream) ?? 0) + 1);
+      lastSeq.set(t.stream, t.seq);
+      expect(t.epoch).toBe(3);
+      expect(t.time_msc).toBeGreaterThanOrEqual(lastTime);
+      expect(t.time_msc).toBeLessThanOrEqual(Date.UTC(2026, 10, 24, 12) + 3000);
+      lastTime = t.time_msc;
+    }
+    expect(lastSeq.size).toBe(3);
+  });
+
+  it('arrivals are bursty: per-second counts are over-dispersed compared with Poisson', async () => {
+    const ticks = await run(5, 120_000, 10);
+    const t0 = Date.UTC(2026, 10, 24, 12);
+    const bins = new Array(120).fill(0) as number[];
+    for (const t of ticks) bins[Math.min(119, Math.floor((t.time_msc - t0) / 1000))]!++;
+    const mean = bins.reduce((a, b) => a + b, 0) / bins.length;
+    const variance = bins.reduce((a, b) => a + (b - mean) ** 2, 0) / bins.length;
+    expect(mean).toBeGreaterThan(5);
+    expect(mean).toBeLessThan(20);
+    // Poisson has variance == mean; self-excitation inflates it.
+    expect(variance / mean).toBeGreaterThan(2);
+  });
+
+  it('spreads stay realistic: EURUSD median spread within 1–10 points', async () => {
+    const ticks = (await run(9, 5000)).filter((t) => t.symbol === 'EURUSD');
+    const spreads = ticks.map((t) => Math.round((t.ask - t.bid) * 1e5)).sort((a, b) => a - b);
+    const median = spreads[Math.floor(spreads.length / 2)]!;
+    expect(median).toBeGreaterThanOrEqual(1);
+    expect(median).toBeLessThanOrEqual(10);
+  });
+
+  it('a new epoch restarts seq at 1', async () => {
+    const clock = new ManualClock(0);
+    const gen = new TickGenerator({ symbols: resolveSymbols(['EURUSD']), ticksPerSecond: 100, epoch: 1, clock, random: createRandom(1) });
+    gen.prime();
+    gen.step(100);
+    gen.newEpoch(2);
+    const [t] = gen.prime();
+    expect(t).toMatchObject({ seq: 1, epoch: 2 });
+  });
+
+  it('property: any seed keeps bid < ask and the grid', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (seed) => {
+        const clock = new ManualClock(0);
+        const gen = new TickGenerator({ symbols: resolveSymbols(), ticksPerSecond: 1000, epoch: 1, clock, random: createRandom(seed) });
+        const ticks = [...gen.prime(), ...gen.step(200), ...gen.step(200)];
+        return ticks.every((t) => t.bid < t.ask && t.bid > 0);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
