@@ -1,8 +1,8 @@
 /**
  * Request-body decoding that behaves like Go's `encoding/json` as Toxiproxy
  * uses it: only the first JSON value is read (trailing bytes are ignored), an
- * empty body is `EOF`, keys match struct fields case-insensitively (an exact
- * match wins, the last duplicate wins), `null` leaves a field at its default,
+ * empty body is `EOF`, keys match struct fields case-insensitively (when
+ * two keys map to one field, the later one wins), `null` leaves a field at its default,
  * and type mismatches produce Go's `json: cannot unmarshal ...` text. Clients
  * and users compare these strings, so the wording follows Go's.
  */
@@ -241,16 +241,12 @@ export function decodeStruct(raw: RawValue, goType: string, fields: readonly Str
   return out;
 }
 
-/** Finds a key case-insensitively (exact match first, last duplicate wins), returning its raw value. */
+/** Finds a key case-insensitively; like Go's decoder, the last matching key wins. */
 export function rawField(raw: RawValue, name: string): RawValue | undefined {
   if (!(raw instanceof RawObject)) return undefined;
-  let exact: RawValue | undefined;
-  let folded: RawValue | undefined;
-  for (const [k, v] of raw.entries) {
-    if (k === name) exact = v;
-    else if (k.toLowerCase() === name.toLowerCase()) folded = v;
-  }
-  return exact !== undefined ? exact : folded;
+  let found: RawValue | undefined;
+  for (const [k, v] of raw.entries) if (k.toLowerCase() === name.toLowerCase()) found = v;
+  return found;
 }
 
 /** Go's shortest float32 formatting (`0.1` rather than `0.10000000149011612`). */
