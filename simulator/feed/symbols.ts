@@ -40,7 +40,7 @@ export const SymbolSpecSchema = z.strictObject({
 export type SymbolSpecInput = z.infer<typeof SymbolSpecSchema>;
 
 function fx(name: string, digits: number, startPrice: number, spreadPoints: number, weight: number): SymbolSpec {
-  const point = 10 ** -digits;
+  const point = Number((10 ** -digits).toFixed(digits));
   return {
     name,
     digits,
@@ -87,7 +87,7 @@ export function resolveSymbols(inputs?: readonly (SymbolSpecInput | string)[]): 
     const input: SymbolSpecInput = typeof raw === 'string' ? { name: raw } : SymbolSpecSchema.parse(raw);
     const base = DEFAULT_SYMBOLS.find((s) => s.name === input.name) ?? fx(input.name, input.digits ?? 5, input.startPrice ?? 1.2, 5, 0.2);
     const digits = input.digits ?? base.digits;
-    const point = 10 ** -digits;
+    const point = Number((10 ** -digits).toFixed(digits));
     const merged: SymbolSpec = { ...base, ...stripUndefined(input), digits, point, trade_tick_size: point };
     return merged;
   });
