@@ -4,6 +4,9 @@ import { registerLab } from './commands/lab.ts';
 import { registerRun } from './commands/run.ts';
 import { registerProxy } from './commands/proxy.ts';
 import { registerSimulate } from './commands/simulate.ts';
+import { registerSupervise } from './commands/supervise.ts';
+import { registerService } from './commands/service.ts';
+import { addConsumerCommand } from './commands/consumer.ts';
 import { EXIT_USAGE, exitCodeFor, reportError } from './exit.ts';
 
 export function buildProgram(): Command {
@@ -17,6 +20,9 @@ export function buildProgram(): Command {
   registerRun(program);
   registerProxy(program);
   registerSimulate(program);
+  registerSupervise(program);
+  registerService(program);
+  addConsumerCommand(program.commands.find((c) => c.name() === 'simulate') ?? program.command('simulate').description('run simulators'));
   for (const cmd of program.commands) applyDefaults(cmd);
   return program;
 }

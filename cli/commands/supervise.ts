@@ -1,0 +1,94 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from 'commander';
+import { systemClock } from '../../core/clock.ts';
+import { loadConfig } from '../../core/config/index.ts';
+import { EaChaosError } from '../../core/errors.ts';
+import { EventBus } from '../../core/events.ts';
+import { createLogger } from '../../core/log.ts';
+import { LogNotifier } from '../../runtime/notifier.ts';
+import { ensureBuilt } from '../../runtime/supervisor/build.ts';
+import { startSupervisor } from '../../runtime/supervisor/supervisor.ts';
+import { parseNumberOption, parsePort, parseTimeScale } from '../options.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const RUNTIME_ENTRY = join(REPO_ROOT, 'runtime', 'main.ts');
+
+/** dist/<path of the entry inside the repo>.js: one compiled file per entry, rebuilt when its sources change. */
+export function distPathFor(entry: string): string {
+  const rel = relative(REPO_ROOT, resolve(entry));
+  const inside = !rel.startsWith('..') && !rel.startsWith('/');
+  const base = inside ? rel : join('external', rel.replace(/[:\\/.]+/g, '_'));
+  return join(REPO_ROOT, 'dist', base.replace(/\.[cm]?[tj]s$/, '') + '.js');
+}
+
+/** The compiled JS for `entry` (TypeScript is bundled; plain .js/.mjs is used as it is). */
+export async function compiledEntry(entry: string): Promise<string> {
+  if (!existsSync(entry)) throw new EaChaosError('E_USAGE', `--entry ${entry} does not exist`);
+  if (/\.m?js$/.test(entry)) return resolve(entry);
+  return (await ensureBuilt({ entry, outfile: distPathFor(entry) })).outfile;
+}
+
+interface SuperviseOpts {
+  config: string;
+  instances: number;
+  healthPort?: number;
+  host: string;
+  entry?: string;
+  timeScale?: number;
+}
+
+export function registerSupervise(program: Command): void {
+  program
+    .command('supervise')
+    .description(
+      'run N runtimes as child processes started from compiled JS (bundled on demand into dist/), restart them at once on a crash, ' +
+        '1 s apart, give up after 3 restarts in 30 s (config process.*); serves GET /health; prints {"health":URL,"instances":[...]} when started',
+    )
+    .requiredOption('--config <file>', 'JSON or YAML config file, passed to every instance')
+    .option('--instances <n>', 'number of runtime instances', parseNumberOption('instances', { min: 1, max: 64, integer: true }), 1)
+    .option('--health-port <port>', "port of the supervisor's own /health (0 = free port)", parsePort, 0)
+    .option('--host <host>', 'address for /health and the instances control APIs', '127.0.0.1')
+    .option('--entry <file>', 'child entry point instead of runtime/main.ts (TypeScript is bundled; it must serve /ready on EA_CHAOS_CONTROL_PORT)')
+    .option('--time-scale <x>', 'multiply restart interval and cooldown by x', parseTimeScale)
+    .action(async (opts: SuperviseOpts) => {
+      const config = loadConfig({ file: opts.config, timeScale: opts.timeScale });
+      const configPath = resolve(opts.config);
+      const entry = resolve(opts.entry ?? RUNTIME_ENTRY);
+      if (!opts.entry && !existsSync(entry)) {
+        throw new EaChaosError('E_USAGE', `the runtime entry ${relative(process.cwd(), entry)} does not exist yet; pass --entry FILE`);
+      }
+      const js = await compiledEntry(entry);
+      const log = createLogger('supervisor');
+      const events = new EventBus(systemClock);
+      events.subscribe((e) => log.info({ event: e.type, ...e.data }));
+      const sup = startSupervisor({
+        clock: systemClock,
+        config,
+        events,
+        notifier: new LogNotifier(log),
+        instances: opts.instances,
+        host: opts.host,
+        healthPort: opts.healthPort,
+        child: (i, port) => ({
+          command: process.execPath,
+          args: [js, '--config', configPath, '--port', String(port), '--instance', `ea-${i}`],
+          env: { EA_CHAOS_CONFIG: configPath },
+          readyUrl: `http://${opts.host}:${port}/ready`,
+        }),
+      });
+      const signalled = new Promise<string>((r) => {
+        process.once('SIGINT', () => r('SIGINT'));
+        process.once('SIGTERM', () => r('SIGTERM'));
+      });
+      try {
+        const { healthUrl } = await sup.ready;
+        process.stdout.write(`${JSON.stringify({ health: healthUrl, entry: js, instances: sup.status().map((s) => ({ id: s.id, port: s.port, pid: s.pid })) })}\n`);
+        const signal = await signalled;
+        log.info({ signal }, 'supervisor stopping');
+      } finally {
+        await sup.stop();
+      }
+    });
+}
