@@ -29,6 +29,9 @@ export interface Tick {
   /** The feed's sequence number and epoch, carried through unchanged. */
   seq?: number;
   epoch?: number;
+  /** The feed's stream name (its seq counts per stream). */
+  stream?: string;
+  volume_real?: number;
 }
 
 /** A tick as the stream carries it: the stream's own epoch and sequence number. */
@@ -111,7 +114,9 @@ export function isTick(v: unknown): v is Tick {
     isNat(t.time_msc) &&
     isNat(t.flags) &&
     (t.seq === undefined || isNat(t.seq)) &&
-    (t.epoch === undefined || isNat(t.epoch))
+    (t.epoch === undefined || isNat(t.epoch)) &&
+    (t.stream === undefined || typeof t.stream === 'string') &&
+    (t.volume_real === undefined || isNum(t.volume_real))
   );
 }
 
@@ -260,6 +265,7 @@ export function sameTick(a: Tick, b: Tick): boolean {
     a.volume === b.volume &&
     a.flags === b.flags &&
     a.seq === b.seq &&
-    a.epoch === b.epoch
+    a.epoch === b.epoch &&
+    a.stream === b.stream
   );
 }

@@ -11,9 +11,9 @@ export interface DuckDbTickHistoryOptions {
   table?: string;
 }
 
-const COLUMNS = 'epoch, seq, symbol, bid, ask, last, volume, time_msc, flags, feed_seq, feed_epoch, stored_at';
+const COLUMNS = 'epoch, seq, symbol, bid, ask, last, volume, time_msc, flags, feed_seq, feed_epoch, stored_at, feed_stream, volume_real';
 
-type Row = [number, number, string, number, number, number, number, number, number, number, number, number];
+type Row = [number, number, string, number, number, number, number, number, number, number, number, number, string | null, number | null];
 
 /**
  * TickHistory in DuckDB. Publishes land in a JS array and reach the table
@@ -44,7 +44,7 @@ export class DuckDbTickHistory implements TickHistory {
         conn = await DuckDBConnection.create(instance);
       }
       await conn.run(
-        `CREATE TABLE IF NOT EXISTS ${table} (epoch BIGINT, seq BIGINT, symbol VARCHAR, bid DOUBLE, ask DOUBLE, last DOUBLE, volume DOUBLE, time_msc BIGINT, flags INTEGER, feed_seq BIGINT, feed_epoch BIGINT, stored_at BIGINT)`,
+        `CREATE TABLE IF NOT EXISTS ${table} (epoch BIGINT, seq BIGINT, symbol VARCHAR, bid DOUBLE, ask DOUBLE, last DOUBLE, volume DOUBLE, time_msc BIGINT, flags INTEGER, feed_seq BIGINT, feed_epoch BIGINT, stored_at BIGINT, feed_stream VARCHAR, volume_real DOUBLE)`,
       );
     } catch (e) {
       throw new EaChaosError('E_TICK_HISTORY', `cannot open tick history in DuckDB: ${(e as Error).message}`, { cause: e });
@@ -57,7 +57,7 @@ export class DuckDbTickHistory implements TickHistory {
   append(t: StreamTick, storedAt: number): void {
     if (this.closed) return;
     const k = t.tick;
-    this.pending.push([t.epoch, t.seq, k.symbol, k.bid, k.ask, k.last, k.volume, k.time_msc, k.flags, k.seq ?? -1, k.epoch ?? -1, storedAt]);
+    this.pending.push([t.epoch, t.seq, k.symbol, k.bid, k.ask, k.last, k.volume, k.time_msc, k.flags, k.seq ?? -1, k.epoch ?? -1, storedAt, k.stream ?? null, k.volume_real ?? null]);
   }
 
   /** Move pending rows into the table. Runs inside the serial queue only. */
@@ -79,6 +79,10 @@ export class DuckDbTickHistory implements TickHistory {
       a.appendBigInt(BigInt(r[9]));
       a.appendBigInt(BigInt(r[10]));
       a.appendBigInt(BigInt(r[11]));
+      if (r[12] === null) a.appendNull();
+      else a.appendVarchar(r[12]);
+      if (r[13] === null) a.appendNull();
+      else a.appendDouble(r[13]);
       a.endRow();
     }
     a.flushSync();
@@ -115,6 +119,8 @@ export class DuckDbTickHistory implements TickHistory {
         };
         if (num(r[9]) >= 0) tick.seq = num(r[9]);
         if (num(r[10]) >= 0) tick.epoch = num(r[10]);
+        if (r[12] !== null) tick.stream = String(r[12]);
+        if (r[13] !== null) tick.volume_real = num(r[13]);
         return { epoch: num(r[0]), seq: num(r[1]), tick };
       });
     });

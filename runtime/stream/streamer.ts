@@ -38,6 +38,8 @@ export interface TickStreamerOptions {
   tcpTimeoutMs?: number;
   /** How long UDP must be acked without a miss before ticks go back to it (default 10 heartbeats). */
   udpRecoveryMs?: number;
+  /** Ticks published in one event-loop turn are packed into datagrams of at most this many bytes (default 1400: one Ethernet MTU). */
+  udpBatchBytes?: number;
   /** UDP socket send buffer. */
   sendBufferSize?: number;
 }
@@ -108,6 +110,7 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
   const epoch = opts.epoch ?? random.int(1, 0x7fffffff);
   const streamId = opts.streamId ?? 'ticks';
   const fallbackEnabled = cfg.tick.udpToTcpFallback;
+  const udpBatchBytes = Math.max(1, opts.udpBatchBytes ?? 1400);
 
   const stats: TickStreamerStats = {
     published: 0,
@@ -215,10 +218,31 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     }
   }
 
+  // Frames published in one event-loop turn share datagrams (up to udpBatchBytes): a feed
+  // batch of hundreds of ticks costs tens of sendmsg calls, not hundreds. A lost datagram
+  // loses a few ticks more, which gap fill fetches from history like any other loss.
+  let udpQueue: Buffer[] = [];
+  let udpQueued = 0;
+  let udpFlushScheduled = false;
+  const onUdpSent = (err: Error | null) => {
+    if (err) stats.udpSendErrors++;
+  };
+  function flushUdp() {
+    udpFlushScheduled = false;
+    if (udpQueue.length === 0 || stopped) return;
+    const frames = udpQueue;
+    udpQueue = [];
+    udpQueued = 0;
+    udp.send(frames.length === 1 ? frames[0]! : Buffer.concat(frames), target.udpPort, target.host, onUdpSent);
+  }
   function sendUdp(frame: Buffer) {
-    udp.send(frame, target.udpPort, target.host, (err) => {
-      if (err) stats.udpSendErrors++;
-    });
+    if (udpQueued + frame.length > udpBatchBytes) flushUdp();
+    udpQueue.push(frame);
+    udpQueued += frame.length;
+    if (!udpFlushScheduled) {
+      udpFlushScheduled = true;
+      queueMicrotask(flushUdp);
+    }
   }
 
   function tcpWrite(frame: Buffer): boolean {
