@@ -1,0 +1,357 @@
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { ConfigError, EaChaosError } from '../core/errors.ts';
+import { EventBus } from '../core/events.ts';
+import { createLogger, type Logger } from '../core/log.ts';
+import { createRandom, type Random } from '../core/random.ts';
+import { BrokerGateway } from './broker.ts';
+import { effectiveConfig, loadRuntimeConfig, parseRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput } from './config.ts';
+import { ControlServer } from './control.ts';
+import { OrderEngine, type StateMirror } from './engine.ts';
+import { createNotifier } from './notifier.ts';
+import { Periodic } from './policy.ts';
+import { QuoteCache } from './quotes.ts';
+import { ClickhouseSync } from './store/clickhouse.ts';
+import { DuckStore } from './store/duckdb.ts';
+import { RedisState } from './store/redis.ts';
+import { SeededStrategy } from './strategy.ts';
+
+export { RuntimeConfigSchema, parseRuntimeConfig, loadRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput } from './config.ts';
+export type { OrderRecord, OrderState } from './order-state.ts';
+
+/**
+ * The reference EA runtime as a library call. `startRuntime` returns once the
+ * control API listens and start-up recovery has begun; `/ready` turns 200 when
+ * DuckDB is open and the start-up reconciliation with the broker is done.
+ */
+export interface StartRuntimeOptions {
+  /** Path of the JSON config (validated; restored from its last-good copy if broken). */
+  configFile?: string;
+  /** An already-parsed config instead of a file (tests, bench). */
+  config?: RuntimeConfigInput;
+  clock?: Clock;
+  random?: Random;
+  logger?: Logger;
+  /** Called when POST /shutdown stopped the runtime. */
+  onShutdown?: () => void;
+}
+
+export interface RuntimeHandle extends AsyncDisposable {
+  readonly url: string;
+  readonly events: EventBus;
+  readonly engine: OrderEngine;
+  readonly config: RuntimeConfig;
+  readonly duck: DuckStore;
+  readonly redis: RedisState | undefined;
+  readonly clickhouse: ClickhouseSync | undefined;
+  isReady(): boolean;
+  /** Resolves when the runtime has stopped (POST /shutdown or stop()). */
+  readonly done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHandle> {
+  const clock = opts.clock ?? systemClock;
+  const t0 = clock.monotonic();
+  let nominal: RuntimeConfig;
+  let restored: { error: string; field?: string; brokenCopy: string } | undefined;
+  if (opts.configFile) {
+    const loaded = loadRuntimeConfig(resolve(opts.configFile), clock.now());
+    nominal = loaded.config;
+    restored = loaded.restored;
+  } else if (opts.config) {
+    nominal = parseRuntimeConfig(opts.config, 'config');
+  } else {
+    throw new ConfigError('startRuntime needs configFile or config: the runtime never starts on defaults');
+  }
+  const cfg = effectiveConfig(nominal);
+  const rc = cfg.runtime;
+  const log = (opts.logger ?? createLogger('runtime')).child({ instance: rc.instanceId });
+  const events = new EventBus(clock, { instance: rc.instanceId });
+  const random = opts.random ?? createRandom(cfg.seed);
+  events.emit('runtime', 'runtime.starting', { pid: process.pid, timeScale: cfg.timeScale });
+  if (restored) {
+    events.emit('config', 'config.restored', { file: opts.configFile, error: restored.error, field: restored.field, brokenCopy: restored.brokenCopy });
+    log.error({ field: restored.field, brokenCopy: restored.brokenCopy, err: restored.error }, 'config: file was invalid; restored from last-good backup');
+  }
+  const notifier = createNotifier(rc.notifier, log);
+  if (restored) {
+    void notifier.notify({ severity: 'warning', component: 'config', code: 'config.restored', message: `config ${opts.configFile} was invalid (${restored.field ?? 'syntax'}); restored from last-good backup`, data: restored });
+  }
+
+  let ready = false;
+  let stopping: Promise<void> | undefined;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const components: Record<string, unknown> = {};
+
+  // Late-bound parts, so /health answers while recovery runs.
+  let engine!: OrderEngine;
+  let duck: DuckStore | undefined;
+  let redis: RedisState | undefined;
+  let ch: ClickhouseSync | undefined;
+  let broker: BrokerGateway | undefined;
+  let quotes: QuoteCache | undefined;
+  let strategy: SeededStrategy | undefined;
+  let reconciler: Periodic | undefined;
+
+  const control = new ControlServer({
+    host: rc.control.host,
+    port: rc.control.port,
+    events,
+    log,
+    health: () => ({ instance: rc.instanceId, pid: process.pid, uptimeMs: Math.round(clock.monotonic() - t0) }),
+    ready: () => ({ ready, instance: rc.instanceId, components: componentStates() }),
+    state: ({ orders }) => ({
+      instance: rc.instanceId,
+      magic: rc.magic,
+      session: redis?.sessionId ?? null,
+      ready,
+      components: componentStates(),
+      counts: engine ? engine.counts() : {},
+      orders: orders && engine ? [...engine.orders.values()] : undefined,
+      positions: engine ? [...engine.positions.values()] : [],
+      deals: engine ? engine.deals.size : 0,
+    }),
+    submit: (o) => {
+      if (!engine || !ready) return Promise.reject(Object.assign(new Error('runtime not ready'), { status: 503 }));
+      return engine.submit(o);
+    },
+    shutdown: () => {
+      void stop().then(() => opts.onShutdown?.());
+    },
+  });
+
+  function componentStates(): Record<string, unknown> {
+    return {
+      ...components,
+      broker: broker?.status ?? 'starting',
+      duckdb: duck ? { status: 'up', openedFrom: duck.openedFrom, lastBackup: duck.lastBackup } : 'starting',
+      redis: redis ? { status: redis.status, backlog: redis.backlog, session: redis.sessionId, recreatedClients: redis.recreated } : 'disabled',
+      clickhouse: ch ? { status: ch.status, ...ch.backlog() } : 'disabled',
+      quotes: quotes ? (quotes.connected ? 'up' : 'down') : 'disabled',
+    };
+  }
+
+  async function stop(): Promise<void> {
+    if (!stopping) {
+      stopping = (async () => {
+        ready = false;
+        events.emit('runtime', 'runtime.stopping', {});
+        strategy?.stop();
+        await quotes?.stop().catch(() => {});
+        await reconciler?.stop();
+        await engine?.stop();
+        await redis?.stop().catch(() => {});
+        await ch?.stop().catch(() => {});
+        await broker?.stop().catch(() => {});
+        await duck?.stop().catch(() => {});
+        events.emit('runtime', 'runtime.stopped', {});
+        await control.stop();
+        resolveDone();
+      })();
+    }
+    return stopping;
+  }
+
+  await control.start();
+  try {
+    duck = await DuckStore.open({
+      path: join(resolve(rc.dataDir), `${rc.instanceId}.duckdb`),
+      clock,
+      events,
+      log,
+      walLimitBytes: cfg.duckdb.walLimitBytes,
+      backupIntervalMs: cfg.duckdb.backupIntervalMs,
+      lockRetryMs: cfg.duckdb.lockRetryMs,
+      lockMaxAttempts: cfg.duckdb.lockMaxAttempts,
+    });
+    broker = new BrokerGateway({ host: rc.broker.host, port: rc.broker.port, clock, events, log, probeIntervalMs: cfg.trade.brokerProbeIntervalMs });
+    const mirrors: StateMirror[] = [];
+    if (rc.redis) {
+      redis = new RedisState({
+        sentinels: rc.redis.sentinels,
+        masterName: cfg.redis.masterName,
+        ...(rc.redis.natMap ? { natMap: rc.redis.natMap } : {}),
+        instanceId: rc.instanceId,
+        clock,
+        random: random.fork('redis'),
+        events,
+        log,
+        retryMs: cfg.trade.redisRetryMs,
+        fallbackThreshold: cfg.trade.redisFallbackThreshold,
+        sessionReconnectMs: cfg.session.reconnectIntervalMs,
+        sessionMaxAttempts: cfg.session.maxRecoveryAttempts,
+        heartbeatMs: rc.heartbeatMs,
+        snapshot: async () => engine.snapshot(),
+      });
+      mirrors.push(redis);
+    }
+    if (rc.clickhouse) {
+      ch = new ClickhouseSync({
+        url: rc.clickhouse.url,
+        database: cfg.clickhouse.database,
+        instanceId: rc.instanceId,
+        clock,
+        events,
+        log,
+        duck,
+        retryIntervalMs: cfg.clickhouse.retryIntervalMs,
+        maxRetryAttempts: cfg.clickhouse.maxRetryAttempts,
+        failedSyncRetryMs: cfg.clickhouse.failedSyncRetryMs,
+        healthProbeIntervalMs: cfg.clickhouse.healthProbeIntervalMs,
+      });
+      mirrors.push(ch);
+    }
+    if (rc.feed) {
+      quotes = new QuoteCache({ host: rc.feed.host, port: rc.feed.port, clock, events, log, reconnectMs: cfg.tick.reconnectIntervalMs }).start();
+    }
+    engine = new OrderEngine({
+      clock,
+      events,
+      log,
+      notifier,
+      broker,
+      duck,
+      mirrors,
+      instanceId: rc.instanceId,
+      magic: rc.magic,
+      backoffMs: cfg.trade.backoffMs,
+      maxAttempts: cfg.trade.maxAttempts,
+      failedSyncRetryMs: cfg.trade.failedSyncRetryMs,
+      failedSyncMaxAttempts: cfg.trade.failedSyncMaxAttempts,
+      orderTimeoutMs: cfg.trade.orderTimeoutMs,
+      unknownGraceMs: rc.unknownGraceMs,
+      maxRequotes: rc.maxRequotes,
+      ...(quotes ? { quote: (s: string) => quotes!.quote(s) } : {}),
+    });
+    await engine.load();
+    redis?.start();
+    await ch?.start();
+
+    // Rows DuckDB may have lost (truncated WAL, fresh file) come back from Redis, then ClickHouse.
+    if (redis && (await redis.waitReady(duck.needsRebuild ? 2000 : 300))) {
+      const rows = await redis.readOrders();
+      if (rows) {
+        const n = await engine.mergeOrders(rows);
+        if (n > 0) events.emit('duckdb', 'duckdb.rebuilt', { from: 'redis', orders: n });
+      }
+    }
+    if (ch && duck.needsRebuild) {
+      const rows = await ch.readOrders();
+      if (rows) {
+        const n = await engine.mergeOrders(rows);
+        if (n > 0) events.emit('duckdb', 'duckdb.rebuilt', { from: 'clickhouse', orders: n });
+      }
+    }
+    // ClickHouse may have missed rows a crash left in memory: replay all (idempotent by rev).
+    if (ch) {
+      const snap = engine.snapshot();
+      for (const r of snap.orders) ch.putOrder(r);
+      for (const r of snap.positions) ch.putPosition(r);
+    }
+    duck.startBackups();
+
+    // Start-up reconciliation: the broker is the truth. Ready only once it succeeded.
+    let lastReconcileAt = 0;
+    const reconcileTask = async () => {
+      const startup = !ready;
+      const since = startup ? undefined : Math.max(0, lastReconcileAt - 60_000);
+      const startedAt = clock.now();
+      const r = await engine.reconcile({ startup, ...(since ? { sinceMsc: since } : {}) });
+      lastReconcileAt = startedAt;
+      if (startup) {
+        ready = true;
+        const ms = Math.round(clock.monotonic() - t0);
+        events.emit('runtime', 'runtime.ready', { ms, ...r, duckdb: duck!.openedFrom });
+        log.info({ ms, ...r }, 'runtime: ready');
+      }
+    };
+    reconciler = new Periodic(clock, rc.reconcileIntervalMs, reconcileTask, (e) => {
+      components.reconcile = { error: (e as Error).message };
+      log.warn({ err: (e as Error).message }, 'reconcile: broker not reachable; will retry');
+    }).start();
+    await reconciler.trigger();
+
+    if (quotes && rc.strategy.enabled) {
+      for (const s of rc.strategy.symbols) void engine.warmSpec(s);
+      strategy = new SeededStrategy({
+        clock,
+        random: random.fork('strategy'),
+        engine,
+        symbols: rc.strategy.symbols,
+        ordersPerSecond: rc.strategy.ordersPerSecond,
+        ...(rc.strategy.volume !== undefined ? { volume: rc.strategy.volume } : {}),
+        maxOrders: rc.strategy.maxOrders,
+        deviation: rc.strategy.deviation,
+        minVolume: (s) => engine.cachedSpec(s)?.volume_min ?? 0.01,
+      });
+      quotes.onTick((t) => {
+        if (ready) strategy!.onTick(t);
+      });
+    }
+  } catch (e) {
+    await stop().catch(() => {});
+    throw e;
+  }
+
+  return {
+    get url() {
+      return control.url;
+    },
+    events,
+    get engine() {
+      return engine;
+    },
+    config: cfg,
+    get duck() {
+      return duck!;
+    },
+    get redis() {
+      return redis;
+    },
+    get clickhouse() {
+      return ch;
+    },
+    isReady: () => ready,
+    done,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Process entry: `node runtime/main.ts --config FILE` (or compiled JS). Prints its endpoints as one JSON line. */
+export async function runtimeMain(argv: string[]): Promise<number> {
+  const i = argv.indexOf('--config');
+  const file = i >= 0 ? argv[i + 1] : undefined;
+  if (!file) {
+    process.stderr.write('usage: runtime --config FILE\n');
+    return 2;
+  }
+  let handle: RuntimeHandle;
+  try {
+    handle = await startRuntime({ configFile: file });
+  } catch (e) {
+    process.stderr.write(`ea-chaos runtime: ${(e as Error).message}${e instanceof EaChaosError ? ` [${e.code}]` : ''}\n`);
+    return e instanceof ConfigError ? 2 : 1;
+  }
+  process.stdout.write(`${JSON.stringify({ control: handle.url, pid: process.pid, instance: handle.config.runtime.instanceId })}\n`);
+  const onSignal = () => void handle.stop();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  await handle.done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return 0;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  runtimeMain(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      process.stderr.write(`ea-chaos runtime: ${(e as Error).stack ?? String(e)}\n`);
+      process.exit(1);
+    },
+  );
+}
