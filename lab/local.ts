@@ -1,12 +1,14 @@
 import { mkdirSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Config, parseConfig } from '../core/config/index.ts';
 import { EaChaosError } from '../core/errors.ts';
 import { waitFor } from '../core/wait.ts';
 import { requireBinary } from './binaries.ts';
 import { clickhouseConfig, clickhousePing, clickhouseVersion } from './clickhouse.ts';
 import { freePorts } from './ports.ts';
-import { isAlive, isOurs, pidDir, readPidRecords, removePidRecord, signal, spawnService, stopProcess, type PidRecord } from './process.ts';
+import { findLabProcesses, isAlive, isOurs, pidDir, readPidRecords, removePidRecord, signal, spawnService, stopProcess, type PidRecord } from './process.ts';
 import {
   applySentinelTimers,
   redisConf,
@@ -24,6 +26,82 @@ import { readState, stateFile, writeState, type LabState, type ServiceSpec } fro
 import type { Endpoint, LabInfo } from './types.ts';
 
 const HOST = '127.0.0.1';
+const CLI = fileURLToPath(new URL('../bin/ea-chaos.js', import.meta.url));
+
+async function httpOk(url: string): Promise<true | undefined> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(500) });
+  await res.arrayBuffer();
+  return res.ok ? true : undefined;
+}
+
+function tcpAccepts(host: string, port: number): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port });
+    const done = (v: true | undefined) => {
+      s.destroy();
+      resolve(v);
+    };
+    s.setTimeout(500, () => done(undefined));
+    s.once('connect', () => done(true));
+    s.once('error', () => done(undefined));
+  });
+}
+
+/**
+ * The fault proxy and the simulators are ea-chaos's own Node servers. They run as
+ * detached `ea-chaos` processes so that `lab up` can return and leave them serving,
+ * like the Debian services.
+ */
+async function startNodeServices(
+  dir: string,
+  config: Config,
+  info: LabInfo,
+  services: Record<string, ServiceSpec>,
+  timeoutMs: number,
+  options: LocalLabOptions,
+): Promise<void> {
+  const [apiPort, brokerPort, adminPort, feedPort] = (await freePorts(4, HOST)) as [number, number, number, number];
+  const specs: ServiceSpec[] = [];
+  if (options.proxy) {
+    const sdir = join(dir, 'proxy');
+    mkdirSync(sdir, { recursive: true });
+    const args = [CLI, 'proxy', '--host', HOST, '--port', String(apiPort), '--seed', String(config.seed)];
+    specs.push({
+      service: 'proxy',
+      command: process.execPath,
+      args,
+      cwd: sdir,
+      logFile: join(sdir, 'proxy.log'),
+      marker: `proxy --host ${HOST} --port ${apiPort}`,
+      readiness: { kind: 'http-ok', url: `http://${HOST}:${apiPort}/version` },
+    });
+    info.proxy = { api: `http://${HOST}:${apiPort}` };
+  }
+  if (options.simulator) {
+    const sdir = join(dir, 'simulator');
+    mkdirSync(sdir, { recursive: true });
+    const args = [CLI, 'simulate', 'all', '--json', '--host', HOST, '--port', String(brokerPort), '--admin-port', String(adminPort), '--feed-port', String(feedPort), '--seed', String(config.seed)];
+    specs.push({
+      service: 'simulator',
+      command: process.execPath,
+      args,
+      cwd: sdir,
+      logFile: join(sdir, 'simulator.log'),
+      marker: `simulate all --json --host ${HOST} --port ${brokerPort}`,
+      readiness: { kind: 'http-ok', url: `http://${HOST}:${adminPort}/health` },
+    });
+    info.broker = { host: HOST, port: brokerPort, admin: `http://${HOST}:${adminPort}` };
+    info.feed = { host: HOST, port: feedPort };
+  }
+  const started = specs.map((spec) => {
+    services[spec.service] = spec;
+    const rec = spawnService(dir, spec, spec.marker);
+    info.pids[spec.service] = rec.pid;
+    return { spec, rec };
+  });
+  await Promise.all(started.map(({ spec, rec }) => waitReady(spec, rec.pid, timeoutMs)));
+  if (options.simulator) await waitReady({ ...specs.at(-1)!, readiness: { kind: 'tcp', host: HOST, port: feedPort } }, info.pids.simulator!, timeoutMs);
+}
 
 export class LabAlreadyUpError extends EaChaosError {
   constructor(readonly info: LabInfo) {
@@ -36,6 +114,10 @@ export interface LocalLabOptions {
   config?: Config;
   /** Readiness deadline for the whole lab. */
   timeoutMs?: number;
+  /** Also run the embedded fault proxy (`ea-chaos proxy`) as a lab service. */
+  proxy?: boolean;
+  /** Also run the simulated broker and feed (`ea-chaos simulate all`) as a lab service. */
+  simulator?: boolean;
   /**
    * Called after the core services are ready and before lab.json is written,
    * so later layers (fault proxy, simulators) can add their own services.
@@ -70,14 +152,17 @@ export async function reapStale(dir: string): Promise<number> {
   await Promise.all(
     recs.map(async (r) => {
       if (isOurs(r)) {
-        await stopProcess(r, 2000);
+        await stopProcess(r, 1000);
         stopped++;
       }
       removePidRecord(dir, r.service);
     }),
   );
+  // Processes whose pidfile was never written (an `up` killed right after spawn()).
+  const orphans = findLabProcesses(dir);
+  await Promise.all(orphans.map((r) => stopProcess(r, 1000)));
   rmSync(stateFile(dir), { force: true });
-  return stopped;
+  return stopped + orphans.length;
 }
 
 async function waitReady(spec: ServiceSpec, pid: number, deadlineMs: number): Promise<void> {
@@ -95,6 +180,10 @@ async function waitReady(spec: ServiceSpec, pid: number, deadlineMs: number): Pr
           return sentinelReady(r, r.masterName, r.peers);
         case 'http':
           return clickhousePing(r.url);
+        case 'http-ok':
+          return httpOk(r.url);
+        case 'tcp':
+          return tcpAccepts(r.host, r.port);
         case 'none':
           return true;
       }
@@ -221,6 +310,7 @@ export class LocalLab implements AsyncDisposable {
       await Promise.all(started.map(({ spec, rec }) => waitReady(spec, rec.pid, timeoutMs)));
       const [rv, cv] = await Promise.all([redisVersion(master), clickhouseVersion(chUrl)]);
       info.versions = { redis: rv, clickhouse: cv };
+      if (options.proxy || options.simulator) await startNodeServices(dir, config, info, services, timeoutMs, options);
       if (options.extend) {
         await options.extend({
           dir,

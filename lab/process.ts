@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EaChaosError } from '../core/errors.ts';
 import { waitFor } from '../core/wait.ts';
@@ -120,4 +120,45 @@ export function signal(pid: number, sig: NodeJS.Signals): boolean {
   } catch {
     return false;
   }
+}
+
+/** Service folders of a lab; a process whose config or working directory is inside one belongs to the lab. */
+const SERVICE_DIRS = ['redis-master', 'redis-replica', 'sentinel-1', 'sentinel-2', 'sentinel-3', 'clickhouse', 'proxy', 'simulator'];
+
+/**
+ * Processes of the lab in `labDir` found through /proc rather than pidfiles: an
+ * `up` killed between spawn() and writing the pidfile leaves a process no
+ * pidfile knows about. Matches a service's config path in the command line or a
+ * working directory inside a service folder, never this process itself.
+ */
+export function findLabProcesses(labDir: string): PidRecord[] {
+  const dirs = SERVICE_DIRS.map((d) => join(labDir, d));
+  const out: PidRecord[] = [];
+  let entries: string[] = [];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${pid}/cwd`);
+      } catch {
+        /* another user's process, or gone */
+      }
+      const dir = dirs.find((d) => cmdline.includes(`${d}/`) || cwd === d);
+      if (!dir) continue;
+      // The marker is what identified it, so isOurs() re-checks the same thing before signalling.
+      out.push({ service: `orphan-${pid}`, pid, marker: cmdline.includes(`${dir}/`) ? `${dir}/` : cmdline.trim() });
+    } catch {
+      /* exited while we looked */
+    }
+  }
+  return out;
 }

@@ -8,6 +8,9 @@ export type Readiness =
   | { kind: 'replica'; host: string; port: number }
   | { kind: 'sentinel'; host: string; port: number; masterName: string; peers: number; timers?: Record<string, number> }
   | { kind: 'http'; url: string }
+  /** Any 2xx from GET url (the fault proxy's /version, the broker admin's /health). */
+  | { kind: 'http-ok'; url: string }
+  | { kind: 'tcp'; host: string; port: number }
   | { kind: 'none' };
 
 /** What is needed to (re)start a service and know it is ready; persisted in lab.json. */

@@ -37,7 +37,9 @@ export function registerLab(program: Command): void {
   common(lab.command('up').description('start every service on free loopback ports and return once all are ready'))
     .option('--config <file>', 'JSON or YAML config file')
     .option('--smoke', 'after start-up, run a smoke check against every service')
-    .action(async (opts: LabOpts & { smoke?: boolean }) => {
+    .option('--no-proxy', 'do not start the embedded fault proxy')
+    .option('--no-simulator', 'do not start the simulated broker and feed')
+    .action(async (opts: LabOpts & { smoke?: boolean; proxy: boolean; simulator: boolean }) => {
       const config = loadConfig({ file: opts.config });
       const up = labIsUp(opts.dir ?? '.lab');
       if (up) {
@@ -48,7 +50,7 @@ export function registerLab(program: Command): void {
       const t0 = performance.now();
       let handle;
       try {
-        handle = await startLab({ dir: opts.dir, config });
+        handle = await startLab({ dir: opts.dir, config, proxy: opts.proxy, simulator: opts.simulator });
       } catch (e) {
         if (e instanceof LabAlreadyUpError) {
           process.stderr.write(`lab already up in ${e.info.dir}\n`);

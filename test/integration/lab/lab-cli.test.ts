@@ -30,8 +30,16 @@ describe('ea-chaos lab up|status|down', () => {
       clickhouse: { url: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/) },
     });
     expect(info.sentinels).toHaveLength(3);
+    // The embedded fault proxy and the simulators run as lab services too.
+    expect(info.proxy.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(info.broker).toMatchObject({ host: '127.0.0.1', port: expect.any(Number), admin: expect.stringMatching(/^http:/) });
+    expect(info.feed).toMatchObject({ host: '127.0.0.1', port: expect.any(Number) });
+    const version = await (await fetch(`${info.proxy.api}/version`)).json();
+    expect(version).toHaveProperty('version');
+    const health = await fetch(`${info.broker.admin}/health`);
+    expect(health.status).toBe(200);
     const pids = Object.values(info.pids) as number[];
-    expect(pids).toHaveLength(6);
+    expect(pids).toHaveLength(8);
     for (const pid of pids) expect(isAlive(pid)).toBe(true);
 
     const again = await runCli(['lab', 'up', '--dir', dir]);
