@@ -6,6 +6,7 @@ import { registerProxy } from './commands/proxy.ts';
 import { registerSimulate } from './commands/simulate.ts';
 import { registerSupervise } from './commands/supervise.ts';
 import { registerService } from './commands/service.ts';
+import { registerRuntime } from './commands/runtime.ts';
 import { addConsumerCommand } from './commands/consumer.ts';
 import { EXIT_USAGE, exitCodeFor, reportError } from './exit.ts';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerSimulate(program);
   registerSupervise(program);
   registerService(program);
+  registerRuntime(program);
   addConsumerCommand(program.commands.find((c) => c.name() === 'simulate') ?? program.command('simulate').description('run simulators'));
   for (const cmd of program.commands) applyDefaults(cmd);
   return program;
