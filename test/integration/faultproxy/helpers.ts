@@ -81,3 +81,16 @@ export async function http(base: string, method: string, path: string, body?: st
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
 }
+
+/**
+ * A negative check needs an observation window: `check` must stay true for
+ * `ms` (polled), failing as soon as it turns false. Not a readiness wait.
+ */
+export async function holdsFor(what: string, check: () => boolean, ms: number): Promise<void> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if (!check()) throw new Error(`${what} stopped holding`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  if (!check()) throw new Error(`${what} stopped holding`);
+}
