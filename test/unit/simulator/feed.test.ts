@@ -93,3 +93,11 @@ describe('tick generator', () => {
     );
   });
 });
+
+describe('tick serialisation', () => {
+  it('tickLine is exactly JSON.stringify of the tick', async () => {
+    const { tickLine } = await import('../../../simulator/feed/server.ts');
+    const ticks = await run(3, 500);
+    for (const t of ticks) expect(tickLine(t)).toBe(JSON.stringify(t));
+  });
+});
