@@ -1,0 +1,214 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { systemClock } from '../../core/clock.ts';
+import type { Config } from '../../core/config/index.ts';
+import { EaChaosError } from '../../core/errors.ts';
+import { EventBus, type Alert, type Notifier } from '../../core/events.ts';
+import { createLogger, type Logger } from '../../core/log.ts';
+import { waitFor } from '../../core/wait.ts';
+import { FaultClient, resolveToxiproxyUrl } from '../../faultproxy/client.ts';
+import { LocalLab, type Endpoint } from '../../lab/index.ts';
+import { compiledEntry, RUNTIME_ENTRY } from '../../cli/commands/supervise.ts';
+import { startSupervisor, type Supervisor } from '../../runtime/supervisor/supervisor.ts';
+import { EventCollector, type CollectedEvent } from './event-collector.ts';
+import { FaultLog } from './fault-log.ts';
+
+/**
+ * Everything one scenario runs against, owned by the cucumber World: the lab
+ * (Redis + Sentinels + ClickHouse + fault proxy + simulators as real processes),
+ * the fault proxy routes each runtime talks through, the supervised runtimes,
+ * their event streams and the fault log. One `stop()` releases all of it.
+ */
+export interface TestbedOptions {
+  dir: string;
+  config: Config;
+  instances?: number;
+  /** Orders per second the seeded strategy places per instance (0: no workload). */
+  ordersPerSecond?: number;
+  logger?: Logger;
+}
+
+export interface Route {
+  name: string;
+  listen: Endpoint;
+  upstream: Endpoint;
+}
+
+/** Alerts the supervisor raised (instance gave up), kept for the checkers. */
+class RecordingNotifier implements Notifier {
+  readonly alerts: (Alert & { at: number })[] = [];
+  async notify(alert: Alert): Promise<void> {
+    this.alerts.push({ ...alert, at: Date.now() });
+  }
+}
+
+function parseHostPort(s: string): Endpoint {
+  const i = s.lastIndexOf(':');
+  return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
+}
+
+export class Testbed implements AsyncDisposable {
+  readonly faultLog = new FaultLog();
+  readonly supervisorEvents = new EventBus(systemClock);
+  readonly alerts = new RecordingNotifier();
+  readonly collectors: EventCollector[] = [];
+  readonly routes: Record<string, Route> = {};
+  supervisor: Supervisor | undefined;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly dir: string,
+    readonly config: Config,
+    readonly lab: LocalLab,
+    readonly faults: FaultClient,
+    readonly log: Logger,
+  ) {}
+
+  static async start(opts: TestbedOptions): Promise<Testbed> {
+    const dir = resolve(opts.dir);
+    mkdirSync(dir, { recursive: true });
+    const log = opts.logger ?? createLogger('testbed', process.env.EA_CHAOS_LOG_LEVEL ?? 'warn');
+    const lab = await LocalLab.start({ dir: join(dir, 'lab'), config: opts.config, proxy: true, simulator: true });
+    let bed: Testbed | undefined;
+    try {
+      const url = resolveToxiproxyUrl({ config: opts.config, embeddedUrl: lab.info.proxy!.api }).url;
+      bed = new Testbed(dir, opts.config, lab, new FaultClient(url), log);
+      await bed.createRoutes();
+      if ((opts.instances ?? 1) > 0) await bed.startRuntimes(opts.instances ?? 1, opts.ordersPerSecond ?? 5);
+      return bed;
+    } catch (e) {
+      if (bed) await bed.stop().catch(() => {});
+      else await lab.stop().catch(() => {});
+      throw e;
+    }
+  }
+
+  /** Every path a runtime uses goes through the fault proxy, so the nemesis can cut or slow it. */
+  private async createRoutes(): Promise<void> {
+    const info = this.lab.info;
+    const ch = new URL(info.clickhouse.url);
+    const upstreams: Record<string, Endpoint> = {
+      broker: { host: info.broker!.host, port: info.broker!.port },
+      feed: { host: info.feed!.host, port: info.feed!.port },
+      clickhouse: { host: ch.hostname, port: Number(ch.port) },
+      'redis-master': info.redis.master,
+      'redis-replica': info.redis.replicas[0]!,
+    };
+    for (const [name, up] of Object.entries(upstreams)) {
+      const p = await this.faults.createProxy({ name, listen: '127.0.0.1:0', upstream: `${up.host}:${up.port}`, enabled: true });
+      this.routes[name] = { name, listen: parseHostPort(p.listen), upstream: up };
+    }
+  }
+
+  /** ioredis natMap: Sentinel hands out real addresses; the runtime must use the proxied ones. */
+  natMap(): Record<string, Endpoint> {
+    const out: Record<string, Endpoint> = {};
+    for (const n of ['redis-master', 'redis-replica']) {
+      const r = this.routes[n];
+      if (r) out[`${r.upstream.host}:${r.upstream.port}`] = r.listen;
+    }
+    return out;
+  }
+
+  runtimeConfig(index: number, port: number, ordersPerSecond: number): Record<string, unknown> {
+    const r = this.routes;
+    const { lab: _lab, ...core } = this.config;
+    return {
+      ...core,
+      runtime: {
+        instanceId: `ea-${index}`,
+        // One magic per instance: no instance ever adopts or reconciles another's orders.
+        magic: 7000 + index,
+        dataDir: join(this.dir, 'runtime', `ea-${index}`),
+        control: { host: '127.0.0.1', port },
+        broker: r.broker!.listen,
+        feed: r.feed!.listen,
+        redis: { sentinels: this.lab.info.sentinels, natMap: this.natMap() },
+        clickhouse: { url: `http://${r.clickhouse!.listen.host}:${r.clickhouse!.listen.port}` },
+        notifier: { kind: 'log' },
+        strategy: { enabled: ordersPerSecond > 0, ordersPerSecond, symbols: ['EURUSD'] },
+      },
+    };
+  }
+
+  private async startRuntimes(n: number, ordersPerSecond: number): Promise<void> {
+    const js = await compiledEntry(RUNTIME_ENTRY);
+    const cfgDir = join(this.dir, 'runtime');
+    mkdirSync(cfgDir, { recursive: true });
+    this.supervisor = startSupervisor({
+      clock: systemClock,
+      config: this.config,
+      events: this.supervisorEvents,
+      notifier: this.alerts,
+      instances: n,
+      stdio: 'ignore',
+      child: (i, port) => {
+        const file = join(cfgDir, `ea-${i}.json`);
+        writeFileSync(file, JSON.stringify(this.runtimeConfig(i, port, ordersPerSecond), null, 2));
+        return { command: process.execPath, args: [js, '--config', file, '--port', String(port), '--instance', `ea-${i}`], readyUrl: `http://127.0.0.1:${port}/ready` };
+      },
+    });
+    await this.supervisor.ready;
+    for (let i = 0; i < n; i++) {
+      const c = new EventCollector(
+        `ea-${i}`,
+        () => {
+          const s = this.supervisor?.status()[i];
+          return s ? `http://127.0.0.1:${s.port}` : undefined;
+        },
+        () => this.supervisor?.status()[i]?.pid,
+      ).start();
+      this.collectors.push(c);
+    }
+    await Promise.all(Array.from({ length: n }, (_, i) => this.supervisor!.waitReady(i, { timeoutMs: 30_000 })));
+  }
+
+  runtimeUrl(index = 0): string {
+    const s = this.supervisor?.status()[index];
+    if (!s) throw new EaChaosError('E_USAGE', `no runtime instance ${index}`);
+    return `http://127.0.0.1:${s.port}`;
+  }
+
+  /** Every runtime event seen so far, in arrival order, plus the supervisor's own. */
+  events(): CollectedEvent[] {
+    const sup = this.supervisorEvents.since(0).map((e) => ({ ...e, source: 'supervisor', receivedAt: e.ts }));
+    return [...this.collectors.flatMap((c) => c.events), ...sup].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+  }
+
+  /** Wait for the first event matching `pred` with ts >= `after` (wall ms). */
+  async waitForEvent(pred: (e: CollectedEvent) => boolean, opts: { after?: number; timeoutMs: number; what: string }): Promise<CollectedEvent> {
+    const after = opts.after ?? 0;
+    return waitFor(() => this.events().find((e) => e.ts >= after && pred(e)), { what: opts.what, timeoutMs: opts.timeoutMs, intervalMs: 5 });
+  }
+
+  async getJson<T>(url: string): Promise<T> {
+    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new EaChaosError('E_HTTP', `GET ${url}: ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  async postJson<T>(url: string, body: unknown): Promise<T> {
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    if (!res.ok) throw new EaChaosError('E_HTTP', `POST ${url}: ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : {}) as T;
+  }
+
+  brokerAdmin(path: string): string {
+    return `${this.lab.info.broker!.admin}${path}`;
+  }
+
+  /** Releases everything, on failure too; idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const c of this.collectors) c.stop();
+      await this.supervisor?.stop().catch((e: unknown) => this.log.warn({ err: e }, 'supervisor stop failed'));
+      await this.lab.stop();
+    })();
+    return this.stopping;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
