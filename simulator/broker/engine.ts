@@ -89,6 +89,8 @@ export class BrokerEngine {
   private recentSends: number[] = [];
   /** Position ticket → request id of the close that is admitted but not yet executed. */
   private readonly closesInFlight = new Map<number, number>();
+  /** Tickets of working pending orders, so quote triggers do not scan the order history. */
+  private readonly working = new Set<number>();
 
   constructor(opts: EngineOptions) {
     this.clock = opts.clock;
@@ -407,10 +409,12 @@ export class BrokerEngine {
     price: number,
     requestId: number,
     against: TradePosition | undefined,
+    how: { reason?: number; pendingOrder?: TradeOrder } = {},
   ): MqlTradeResult {
     const L = this.ledger;
     const now = this.clock.now();
-    const orderTicket = L.nextOrder++;
+    const reason = how.reason ?? Reason.EXPERT;
+    const orderTicket = how.pendingOrder?.ticket ?? L.nextOrder++;
     const dealTicket = L.nextDeal++;
     const magic = r.magic ?? 0;
     const comment = r.comment ?? '';
@@ -454,7 +458,7 @@ export class BrokerEngine {
         time_update_msc: now,
         type: dir === 1 ? 0 : 1,
         magic,
-        reason: Reason.EXPERT,
+        reason,
         volume,
         price_open: price,
         sl: r.sl ?? 0,
@@ -466,7 +470,9 @@ export class BrokerEngine {
         comment,
       });
     }
-    L.orders.set(orderTicket, {
+    if (how.pendingOrder) {
+      Object.assign(how.pendingOrder, { state: OrderState.FILLED, time_done_msc: now, position_id: positionId, volume_current: 0, price_current: price });
+    } else L.orders.set(orderTicket, {
       ticket: orderTicket,
       time_setup_msc: now,
       time_done_msc: now,
@@ -493,7 +499,7 @@ export class BrokerEngine {
       type: dir === 1 ? 0 : 1,
       entry,
       magic,
-      reason: Reason.EXPERT,
+      reason,
       position_id: positionId,
       volume,
       price,
@@ -507,6 +513,46 @@ export class BrokerEngine {
     });
     const retcode = volume < requested - EPS ? Retcode.DONE_PARTIAL : Retcode.DONE;
     return this.result(requestId, retcode, s.name, { deal: dealTicket, order: orderTicket, volume, price });
+  }
+
+  /**
+   * Server-side triggers on each new quote, as a real trade server runs them
+   * whether or not the EA is connected: SL/TP close positions (deal reason 4/5,
+   * comment `[sl 1.08000]`), pending orders fill at the current bid/ask.
+   * Nothing triggers while the market is closed.
+   */
+  onQuote(t: Tick): void {
+    const s = this.specs.get(t.symbol);
+    if (!s || !this.marketOpen(s)) return;
+    for (const ticket of [...this.working]) {
+      const o = this.ledger.orders.get(ticket);
+      if (!o || o.state !== OrderState.PLACED) {
+        this.working.delete(ticket);
+        continue;
+      }
+      if (o.symbol !== t.symbol) continue;
+      const hit =
+        (o.type === 2 && t.ask <= o.price_open) || (o.type === 3 && t.bid >= o.price_open) || (o.type === 4 && t.ask >= o.price_open) || (o.type === 5 && t.bid <= o.price_open);
+      if (!hit) continue;
+      const dir = side(o.type);
+      const net = this.marginMode === 'netting' ? this.netPosition(s.name) : undefined;
+      const req: MqlTradeRequest = { action: 1, symbol: o.symbol, magic: o.magic, comment: o.comment, sl: o.sl, tp: o.tp, type_filling: o.type_filling };
+      this.working.delete(ticket);
+      this.fillDeal(req, s, dir, o.volume_initial, o.volume_current, dir === 1 ? t.ask : t.bid, 0, net, { pendingOrder: o });
+    }
+    if (this.ledger.positions.size === 0) return;
+    for (const p of [...this.ledger.positions.values()]) {
+      if (p.symbol !== t.symbol || (p.sl === 0 && p.tp === 0)) continue;
+      const closeAt = p.type === 0 ? t.bid : t.ask;
+      const long = p.type === 0;
+      const slHit = p.sl !== 0 && (long ? closeAt <= p.sl : closeAt >= p.sl);
+      const tpHit = p.tp !== 0 && (long ? closeAt >= p.tp : closeAt <= p.tp);
+      if (!slHit && !tpHit) continue;
+      const level = slHit ? p.sl : p.tp;
+      const comment = `[${slHit ? 'sl' : 'tp'} ${level.toFixed(s.digits)}]`;
+      const req: MqlTradeRequest = { action: 1, symbol: p.symbol, magic: p.magic, comment, position: p.ticket };
+      this.fillDeal(req, s, long ? -1 : 1, p.volume, p.volume, closeAt, 0, p, { reason: slHit ? Reason.SL : Reason.TP });
+    }
   }
 
   private pnl(s: SymbolSpec, posType: number, open: number, close: number, volume: number): number {
@@ -556,6 +602,7 @@ export class BrokerEngine {
       type_filling: filling,
       type_time: r.type_time ?? 0,
     });
+    this.working.add(ticket);
     return this.result(requestId, Retcode.PLACED, s.name, { order: ticket, volume, price: r.price });
   }
 

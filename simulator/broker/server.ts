@@ -79,6 +79,14 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     faults: opts.faults ? parseFaults(opts.faults) : noFaults(),
   });
 
+  const offTicks = quotes.onTicks?.((batch) => {
+    try {
+      for (const t of batch) engine.onQuote(t);
+    } catch (e) {
+      log.error({ err: e }, 'quote trigger failed');
+    }
+  });
+
   const sockets = new Set<Socket>();
   const timers = new Set<TimerHandle & { requestId: number }>();
   let server: Server | undefined;
@@ -234,6 +242,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       restart: (o) => handle.restart(o),
     });
   } catch (e) {
+    offTicks?.();
     await closeTcp();
     await ownFeed?.stop();
     throw e;
@@ -275,6 +284,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
     async stop() {
       if (stopped) return;
       stopped = true;
+      offTicks?.();
       await closeTcp();
       await admin.stop();
       await ownFeed?.stop();

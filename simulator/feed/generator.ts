@@ -2,7 +2,7 @@ import type { Clock, TimerHandle } from '../../core/clock.ts';
 import type { Random } from '../../core/random.ts';
 import type { Tick } from '../protocol/types.ts';
 import { PriceProcess } from './price-process.ts';
-import type { SymbolSpec } from './symbols.ts';
+import { inSession, type SymbolSpec } from './symbols.ts';
 
 export interface GeneratorOptions {
   symbols: SymbolSpec[];
@@ -98,11 +98,14 @@ export class TickGenerator {
     const n = poisson(this.arrivals, lambda * dtMs);
     this.excitation = (this.excitation + kick * n) * Math.exp(-dtMs / decayMs);
     const now = o.clock.now();
+    // Outside its trading sessions a symbol is quiet, as on a real feed over the weekend.
+    const open = o.symbols.map((s) => inSession(s.sessions, now));
     const batch: Tick[] = [];
     for (let k = 0; k < n; k++) {
       // Spread arrival times over the step; several can share one millisecond, as on MT5.
       const t = now - Math.floor(((n - 1 - k) * dtMs) / Math.max(n, 1));
-      batch.push(this.make(this.pickSymbol(), t));
+      const i = this.pickSymbol();
+      if (open[i]) batch.push(this.make(i, t));
     }
     if (batch.length > 0) this.emit(batch);
     return batch;

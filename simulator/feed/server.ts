@@ -32,6 +32,8 @@ export interface FeedOptions {
 export interface QuoteSource {
   quote(symbol: string): Tick | undefined;
   readonly symbols: readonly SymbolSpec[];
+  /** New quotes as they are produced (the broker runs SL/TP and pending triggers on them). */
+  onTicks?(fn: (batch: Tick[]) => void): () => void;
 }
 
 export interface FeedStats {

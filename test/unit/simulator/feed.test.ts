@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../core/clock.ts';
 import { createRandom } from '../../../core/random.ts';
 import { TickGenerator } from '../../../simulator/feed/generator.ts';
-import { resolveSymbols } from '../../../simulator/feed/symbols.ts';
+import { FX_WEEK_SESSIONS, resolveSymbols } from '../../../simulator/feed/symbols.ts';
 import type { Tick } from '../../../simulator/protocol/types.ts';
 
 function run(seed: number, ms: number, rate = 200) {
@@ -99,5 +99,20 @@ describe('tick serialisation', () => {
     const { tickLine } = await import('../../../simulator/feed/server.ts');
     const ticks = await run(3, 500);
     for (const t of ticks) expect(tickLine(t)).toBe(JSON.stringify(t));
+  });
+});
+
+describe('sessions in the feed', () => {
+  it('a symbol outside its sessions emits no ticks', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 28, 12)); // Saturday
+    const symbols = resolveSymbols([{ name: 'EURUSD', sessions: FX_WEEK_SESSIONS }, 'GBPUSD']);
+    const gen = new TickGenerator({ symbols, ticksPerSecond: 500, epoch: 1, clock, random: createRandom(2) });
+    const out: Tick[] = [];
+    gen.onBatch((b) => out.push(...b));
+    gen.start();
+    await clock.advance(2000);
+    gen.stop();
+    expect(out.length).toBeGreaterThan(100);
+    expect(out.filter((t) => t.symbol === 'EURUSD')).toHaveLength(0);
   });
 });
