@@ -1,4 +1,4 @@
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
 import type { Clock, TimerHandle } from '../../core/clock.ts';
 import type { EventBus } from '../../core/events.ts';
 import type { Logger } from '../../core/log.ts';
@@ -70,7 +70,8 @@ export class ClickhouseSync implements AsyncDisposable {
       // The database may not exist yet: schema creation names it explicitly.
       keep_alive: { enabled: false },
       request_timeout: 2000,
-      clickhouse_settings: {},
+      // Failures are ours to report (events + pino), not the client's console.
+      log: { level: ClickHouseLogLevel.OFF },
     });
     this.drain = new Periodic(o.clock, o.failedSyncRetryMs, () => this.drainFailed(), (e) =>
       o.log.warn({ err: (e as Error).message }, 'clickhouse: drain failed'),

@@ -13,6 +13,8 @@ export interface DuckDbTickHistoryOptions {
 
 const COLUMNS = 'epoch, seq, symbol, bid, ask, last, volume, time_msc, flags, feed_seq, feed_epoch, stored_at, feed_stream, volume_real';
 
+const FLUSH_ROWS = 1000;
+
 type Row = [number, number, string, number, number, number, number, number, number, number, number, number, string | null, number | null];
 
 /**
@@ -26,6 +28,10 @@ export class DuckDbTickHistory implements TickHistory {
   private appender: DuckDBAppender | undefined;
   private busy: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private flushQueued = false;
+  /** Background flushes that failed (their rows are lost to history); the last error is kept. */
+  writeErrors = 0;
+  lastError: unknown;
 
   private constructor(
     private readonly conn: DuckDBConnection,
@@ -58,6 +64,18 @@ export class DuckDbTickHistory implements TickHistory {
     if (this.closed) return;
     const k = t.tick;
     this.pending.push([t.epoch, t.seq, k.symbol, k.bid, k.ask, k.last, k.volume, k.time_msc, k.flags, k.seq ?? -1, k.epoch ?? -1, storedAt, k.stream ?? null, k.volume_real ?? null]);
+    // Flush in small batches (~3 µs a row): a big synchronous flush would stall the event loop
+    // long enough for the streamer to miss heartbeats and fall back for nothing.
+    if (this.pending.length >= FLUSH_ROWS && !this.flushQueued) {
+      this.flushQueued = true;
+      void this.serial(async () => {
+        this.flushQueued = false;
+        this.flushNow();
+      }).catch((e: unknown) => {
+        this.writeErrors++;
+        this.lastError = e;
+      });
+    }
   }
 
   /** Move pending rows into the table. Runs inside the serial queue only. */

@@ -245,10 +245,28 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     }
   }
 
+  // TCP frames of one event-loop turn go out in one write: a write per tick is a syscall per tick.
+  let tcpQueue: Buffer[] = [];
+  let tcpQueued = 0;
+  let tcpFlushScheduled = false;
+  function flushTcp() {
+    tcpFlushScheduled = false;
+    const frames = tcpQueue;
+    tcpQueue = [];
+    tcpQueued = 0;
+    if (frames.length === 0 || !tcp || tcpState !== 'connected') return;
+    tcp.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
+  }
   function tcpWrite(frame: Buffer): boolean {
     if (!tcp || tcpState !== 'connected') return false;
-    if (tcp.writableLength > MAX_TCP_BUFFERED) return false;
-    tcp.write(frame);
+    if (tcp.writableLength + tcpQueued > MAX_TCP_BUFFERED) return false;
+    tcpQueue.push(frame);
+    tcpQueued += frame.length;
+    if (tcpQueued >= 64 * 1024) flushTcp();
+    else if (!tcpFlushScheduled) {
+      tcpFlushScheduled = true;
+      queueMicrotask(flushTcp);
+    }
     return true;
   }
 
@@ -400,7 +418,8 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     const reject = (code: string, message: string) => {
       stats.historyRejected++;
       emit('tick.history_rejected', { id: m.id, code, message });
-      tcpWrite(encode({ kind: 'hist_end', id: m.id, count: 0, status: 'error', code, message }));
+      flushTcp();
+      tcp?.write(encode({ kind: 'hist_end', id: m.id, count: 0, status: 'error', code, message }));
     };
     let rows: StreamTick[];
     let expected: number | undefined;
@@ -428,12 +447,15 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     }
     for (const r of rows) {
       if (!tcp || tcpState !== 'connected') return;
-      tcp.write(encode({ kind: 'hist_tick', id: m.id, epoch: r.epoch, seq: r.seq, tick: r.tick }));
+      // Straight to the socket, past the congestion limit: an answer is finite and must end with its marker.
+      tcpQueue.push(encode({ kind: 'hist_tick', id: m.id, epoch: r.epoch, seq: r.seq, tick: r.tick }));
+      if (tcpQueue.length >= 512) flushTcp();
     }
+    flushTcp();
     stats.historyTicksServed += rows.length;
     const missing = expected === undefined ? 0 : expected - rows.length;
     if (missing > 0) emit('tick.history_incomplete', { id: m.id, missing });
-    tcpWrite(encode({ kind: 'hist_end', id: m.id, count: rows.length, status: 'ok', missing }));
+    tcp?.write(encode({ kind: 'hist_end', id: m.id, count: rows.length, status: 'ok', missing }));
   }
 
   function schedulePrune() {
