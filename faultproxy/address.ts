@@ -55,15 +55,27 @@ export async function resolveListen(addr: string): Promise<ResolvedListen> {
   if (host === 'localhost') return { host: '127.0.0.1', port, text: joinHostPort('127.0.0.1', port) };
   let ip: string;
   try {
-    ip = (await lookup(host, { family: 4 })).address;
+    ip = (await bounded(lookup(host, { family: 4 }))).address;
   } catch {
     try {
-      ip = (await lookup(host)).address;
+      ip = (await bounded(lookup(host))).address;
     } catch {
       throw new AddressError(`lookup ${host}: no such host`);
     }
   }
   return { host: ip, port, text: joinHostPort(ip, port) };
+}
+
+/** A slow resolver must not stall the API (every mutation waits its turn behind this one). */
+function bounded<T>(p: Promise<T>, ms = 2000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    p,
+    new Promise<never>((_r, reject) => {
+      timer = setTimeout(() => reject(new Error('i/o timeout')), ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 /** Node's bind errors in Go's `listen tcp <addr>: bind: <reason>` form. */
