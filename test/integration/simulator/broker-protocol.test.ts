@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerHandle } from '../../../simulator/broker/server.ts';
 import { startFeed, type FeedHandle } from '../../../simulator/feed/server.ts';
-import { BrokerClient } from '../../../simulator/protocol/broker-client.ts';
+import { BrokerClient, BrokerConnectionError } from '../../../simulator/protocol/broker-client.ts';
+import { waitFor } from '../../../core/wait.ts';
 import { MAX_LINE_BYTES } from '../../../simulator/protocol/types.ts';
 import { RawConn } from './raw-conn.ts';
 
@@ -11,7 +12,7 @@ let broker: BrokerHandle;
 let raw: RawConn;
 
 beforeAll(async () => {
-  feed = await startFeed({ seed: 21, port: 0, ticksPerSecond: 50 });
+  feed = await startFeed({ seed: 21, port: 0, ticksPerSecond: 300 });
   broker = await startBroker({ seed: 21, port: 0, feed });
   raw = await RawConn.open(broker.host, broker.port);
 });
@@ -105,5 +106,24 @@ describe('broker protocol over TCP', () => {
     expect(results.every((r) => r.retcode === 10009)).toBe(true);
     const deals = await client.historyDeals({ symbol: 'GBPUSD' });
     expect(new Set(deals.map((d) => d.comment)).size).toBe(50);
+  });
+
+  it('pending stop orders fill from the live feed without the client doing anything', async () => {
+    await using client = await BrokerClient.connect({ host: broker.host, port: broker.port });
+    const t = (await client.request('symbol_info_tick', { symbol: 'EURUSD' }))!;
+    const up = await client.orderSend({ action: 5, symbol: 'EURUSD', volume: 0.01, type: 4, price: Number((t.ask + 0.0001).toFixed(5)), comment: 'trig' });
+    const down = await client.orderSend({ action: 5, symbol: 'EURUSD', volume: 0.01, type: 5, price: Number((t.bid - 0.0001).toFixed(5)), comment: 'trig' });
+    expect([up.retcode, down.retcode]).toEqual([10008, 10008]);
+    const deal = await waitFor(async () => (await client.historyDeals({ comment: 'trig' }))[0], { what: 'a stop order to trigger', timeoutMs: 20_000 });
+    expect([up.order, down.order]).toContain(deal.order);
+    expect(await client.positions({ ticket: deal.order })).toHaveLength(1);
+  });
+
+  it('a request on a connection already lost fails as not delivered', async () => {
+    const client = await BrokerClient.connect({ host: broker.host, port: broker.port });
+    await client.stop();
+    const err = await client.request('ping', {}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BrokerConnectionError);
+    expect((err as BrokerConnectionError).delivered).toBe(false);
   });
 });
