@@ -13,6 +13,8 @@ export interface AdminOptions {
   setFaults: (f: FaultsInput) => Faults;
   patchFaults: (p: unknown) => Faults;
   restart: (o: { downMs?: number }) => Promise<void>;
+  /** Broker clock, for windows that start now. */
+  now: () => number;
 }
 
 export interface AdminHandle {
@@ -91,6 +93,13 @@ export async function startAdmin(o: AdminOptions): Promise<AdminHandle> {
       await o.restart({ downMs });
       return { ok: true, restarted: true };
     }
+    if (m === 'POST' && p === '/market/close') {
+      const forMs = Number(q.get('forMs'));
+      if (!q.has('forMs') || !Number.isFinite(forMs) || forMs <= 0) throw new HttpError(400, 'forMs: expected a positive number of milliseconds');
+      const now = o.now();
+      return o.patchFaults({ marketClosed: [...o.getFaults().marketClosed, { fromMsc: now, toMsc: now + forMs }] });
+    }
+    if (m === 'POST' && p === '/market/open') return o.patchFaults({ marketClosed: [] });
     if (m === 'GET' && p === '/ledger') return L.snapshot();
     if (m === 'GET' && p === '/ledger/summary') return L.summary();
     if (m === 'GET' && p === '/ledger/requests') return L.requests;

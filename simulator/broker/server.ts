@@ -240,6 +240,7 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
       setFaults: (f) => handle.setFaults(f),
       patchFaults: (p) => handle.patchFaults(p),
       restart: (o) => handle.restart(o),
+      now: () => clock.now(),
     });
   } catch (e) {
     offTicks?.();

@@ -124,6 +124,11 @@ describe('fault knobs through the admin API', () => {
     const now = Date.now();
     await admin('PUT', '/faults', { marketClosed: [{ fromMsc: now - 1000, toMsc: now + 60_000 }] });
     expect((await c.orderSend(order('closed'))).retcode).toBe(10018);
+    await admin('POST', '/market/open');
+    expect((await c.orderSend(order('reopened'))).retcode).toBe(10009);
+    expect((await admin('POST', '/market/close?forMs=60000')).json.marketClosed).toHaveLength(1);
+    expect((await c.orderSend(order('closed-2'))).retcode).toBe(10018);
+    expect((await admin('POST', '/market/close')).status).toBe(400);
     await admin('PUT', '/faults', { partialFillRate: 1, partialFillRatio: [0.5, 0.5] });
     expect(await c.orderSend(order('partial', { volume: 1, type_filling: 1 }))).toMatchObject({ retcode: 10010, volume: 0.5 });
     await admin('PUT', '/faults', { maxRequestsPerSecond: 3 });
