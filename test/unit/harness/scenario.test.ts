@@ -157,7 +157,7 @@ describe('robustness', () => {
   });
   it('random YAML text never crashes the loader', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), doc.map((d) => { try { return stringify(d); } catch { return ''; } })), (text) => {
+      fc.property(fc.oneof(fc.string(), doc.map((d) => { try { return stringify(d) ?? ''; } catch { return ''; } })), (text) => {
         try {
           parseScenarioText(text, 'fuzz.yaml');
         } catch (e) {
