@@ -1,4 +1,4 @@
-import { Toxiproxy, type Proxy, type Toxic } from 'toxiproxy-node-client';
+import { Proxy, Toxic, Toxiproxy } from 'toxiproxy-node-client';
 import { EaChaosError } from '../core/errors.ts';
 
 /**
@@ -112,6 +112,18 @@ export class FaultClient {
     return new FaultClient(resolveToxiproxyUrl(opts).url);
   }
 
+  /**
+   * A client-side handle for a proxy we know by name, so toxic calls cost one
+   * request instead of a GET first (the client's Proxy only needs the name).
+   */
+  private handle(name: string): Proxy {
+    return new Proxy(this.toxiproxy, { name, listen: '', upstream: '', enabled: true, toxics: [] });
+  }
+
+  private toxicHandle(proxy: string, toxic: string): Toxic<unknown> {
+    return new Toxic(this.toxiproxy.api, this.handle(proxy).getPath(), { name: toxic, type: 'latency', stream: 'downstream', toxicity: 1, attributes: {} });
+  }
+
   private async call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -161,30 +173,28 @@ export class FaultClient {
   }
 
   removeProxy(name: string): Promise<void> {
-    return this.call(`remove proxy ${name}`, async () => (await this.toxiproxy.get(name)).remove());
+    return this.call(`remove proxy ${name}`, () => this.handle(name).remove());
   }
 
   addToxic(proxy: string, body: ToxicBody): Promise<ToxicInfo> {
     return this.call(`add toxic to ${proxy}`, async () => {
-      const p = await this.toxiproxy.get(proxy);
       // The client's types demand every field; the server fills the defaults Toxiproxy documents.
-      return toxicInfo(await p.addToxic(body as unknown as Parameters<Proxy['addToxic']>[0]));
+      return toxicInfo(await this.handle(proxy).addToxic(body as unknown as Parameters<Proxy['addToxic']>[0]));
     });
   }
 
   getToxic(proxy: string, toxic: string): Promise<ToxicInfo> {
-    return this.call(`get toxic ${proxy}/${toxic}`, async () => toxicInfo(await (await this.toxiproxy.get(proxy)).getToxic(toxic)));
+    return this.call(`get toxic ${proxy}/${toxic}`, async () => toxicInfo(await this.handle(proxy).getToxic(toxic)));
   }
 
   updateToxic(proxy: string, toxic: string, change: { attributes?: Record<string, number>; toxicity?: number }): Promise<ToxicInfo> {
     return this.call(`update toxic ${proxy}/${toxic}`, async () => {
-      const t = await (await this.toxiproxy.get(proxy)).getToxic(toxic);
-      return toxicInfo(await t.update(change as unknown as Parameters<Toxic<unknown>['update']>[0]));
+      return toxicInfo(await this.toxicHandle(proxy, toxic).update(change as unknown as Parameters<Toxic<unknown>['update']>[0]));
     });
   }
 
   removeToxic(proxy: string, toxic: string): Promise<void> {
-    return this.call(`remove toxic ${proxy}/${toxic}`, async () => (await (await this.toxiproxy.get(proxy)).getToxic(toxic)).remove());
+    return this.call(`remove toxic ${proxy}/${toxic}`, () => this.toxicHandle(proxy, toxic).remove());
   }
 
   /** Re-enables every proxy and removes every toxic (our server also clears UDP impairments). */

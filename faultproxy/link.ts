@@ -61,6 +61,17 @@ export class Link {
 
   private onData(data: Buffer): void {
     if (this.sourceDone) return;
+    if (this.entry === this.sink && !this.sinkClosed) {
+      // Hot path with no toxics: no chunk object, no clock read, no accounting.
+      if (!this.dest.destroyed && !this.dest.write(data) && !this.destBlocked) {
+        this.destBlocked = true;
+        if (!this.paused) {
+          this.paused = true;
+          this.source.pause();
+        }
+      }
+      return;
+    }
     this.pending += data.length;
     this.entry({ data, time: this.setup.clock.monotonic() });
     if (this.pending > HIGH_WATER && !this.paused) {

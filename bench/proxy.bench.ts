@@ -1,0 +1,243 @@
+/**
+ * Fault proxy benchmark (`npm run bench:proxy`). The proxy runs as the lab runs
+ * it: `ea-chaos proxy --port 0` in a child process. The echo/sink/source
+ * servers and the clients live in this process, for both the direct and the
+ * proxied runs, so the difference is what the proxy adds.
+ */
+import { spawn } from 'node:child_process';
+import { connect, createServer, type Server, type Socket } from 'node:net';
+import { cpus } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createRandom } from '../core/random.ts';
+import { FaultClient } from '../faultproxy/client.ts';
+
+const BIN = join(import.meta.dirname, '../bin/ea-chaos.js');
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+function listen(server: Server): Promise<number> {
+  return new Promise((r) => server.listen(0, '127.0.0.1', () => r((server.address() as { port: number }).port)));
+}
+
+function dial(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1', noDelay: true });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+async function startProxyChild(): Promise<{ api: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'proxy', '--port', '0', '--seed', '1'], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+    env: { ...process.env, EA_CHAOS_LOG_LEVEL: 'warn' },
+  });
+  const line = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', resolve);
+    child.once('exit', (c) => reject(new Error(`proxy exited ${c}`)));
+  });
+  const { api } = JSON.parse(line) as { api: string };
+  return {
+    api,
+    stop: () =>
+      new Promise<void>((r) => {
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+function ping(s: Socket, msg: Buffer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let got = 0;
+    const on = (d: Buffer) => {
+      got += d.length;
+      if (got >= msg.length) {
+        s.off('data', on);
+        resolve();
+      }
+    };
+    s.on('data', on);
+    s.write(msg);
+  });
+}
+
+/**
+ * Ping-pong of 64 bytes, alternating direct and proxied round trips so both
+ * see the same background noise (the machine is shared). Returns sorted µs.
+ */
+async function rtt(directPort: number, proxiedPort: number, n: number): Promise<{ direct: number[]; proxied: number[] }> {
+  const d = await dial(directPort);
+  const p = await dial(proxiedPort);
+  const msg = Buffer.alloc(64, 1);
+  const direct: number[] = [];
+  const proxied: number[] = [];
+  for (let i = 0; i < n + 500; i++) {
+    let t0 = process.hrtime.bigint();
+    await ping(d, msg);
+    if (i >= 500) direct.push(Number(process.hrtime.bigint() - t0) / 1000);
+    t0 = process.hrtime.bigint();
+    await ping(p, msg);
+    if (i >= 500) proxied.push(Number(process.hrtime.bigint() - t0) / 1000);
+  }
+  d.destroy();
+  p.destroy();
+  return { direct: direct.sort((a, b) => a - b), proxied: proxied.sort((a, b) => a - b) };
+}
+
+/** `conns` clients write as fast as backpressure allows for `ms`; returns MB/s received by the sink. */
+async function throughput(port: number, sinkBytes: () => number, conns: number, ms: number): Promise<number> {
+  const block = Buffer.alloc(64 * 1024, 7);
+  const sockets = await Promise.all(Array.from({ length: conns }, () => dial(port)));
+  let running = true;
+  for (const s of sockets) {
+    s.on('error', () => {});
+    const pump = () => {
+      while (running && s.write(block));
+      if (running) s.once('drain', pump);
+    };
+    pump();
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  const b0 = sinkBytes();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  const mbs = (sinkBytes() - b0) / 1e6 / ((performance.now() - t0) / 1000);
+  running = false;
+  for (const s of sockets) s.destroy();
+  return mbs;
+}
+
+const PERIOD = 1_048_573;
+const PATTERN = (() => {
+  const b = Buffer.allocUnsafe(PERIOD + 65_536);
+  const r = createRandom(5);
+  for (let i = 0; i < PERIOD; i++) b[i] = r.int(0, 255);
+  b.copy(b, PERIOD, 0, 65_536);
+  return b;
+})();
+
+async function churn(api: FaultClient, cycles: number): Promise<{ sent: number; received: number; mismatches: number; ms: number }> {
+  let received = 0;
+  let mismatches = 0;
+  const sink = createServer((s) => {
+    s.on('data', (d: Buffer) => {
+      let k = 0;
+      while (k < d.length) {
+        const off = (received + k) % PERIOD;
+        const n = Math.min(d.length - k, 65_536);
+        if (d.compare(PATTERN, off, off + n, k, k + n) !== 0) mismatches++;
+        k += n;
+      }
+      received += d.length;
+    });
+    s.on('error', () => {});
+  });
+  const sinkPort = await listen(sink);
+  const p = await api.createProxy({ name: 'churn', listen: '127.0.0.1:0', upstream: `127.0.0.1:${sinkPort}` });
+  const c = await dial(Number(p.listen.split(':')[1]));
+  let sent = 0;
+  let running = true;
+  const pump = () => {
+    if (!running) return;
+    const off = sent % PERIOD;
+    sent += 16_384;
+    if (c.write(PATTERN.subarray(off, off + 16_384))) setTimeout(pump, 1);
+    else c.once('drain', pump);
+  };
+  pump();
+  const rnd = createRandom(77);
+  const t0 = performance.now();
+  for (let i = 0; i < cycles; i++) {
+    const kind = i % 4;
+    const name = `t${i}`;
+    if (kind === 0) await api.addToxic('churn', { name, type: 'latency', stream: 'upstream', attributes: { latency: rnd.int(0, 3), jitter: 1 } });
+    else if (kind === 1) await api.addToxic('churn', { name, type: 'slicer', stream: 'upstream', attributes: { average_size: rnd.int(1, 2048), size_variation: 100, delay: 10 } });
+    else if (kind === 2) await api.addToxic('churn', { name, type: 'bandwidth', stream: 'upstream', attributes: { rate: rnd.int(1000, 50_000) } });
+    else await api.addToxic('churn', { name, type: 'noop', stream: 'upstream', attributes: {} });
+    await api.removeToxic('churn', name);
+  }
+  const ms = performance.now() - t0;
+  running = false;
+  const deadline = performance.now() + 10_000;
+  while (received < sent && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  c.destroy();
+  sink.close();
+  await api.removeProxy('churn');
+  return { sent, received, mismatches, ms };
+}
+
+async function apiLatency(api: FaultClient, n: number): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n + 20; i++) {
+    const name = `b${i}`;
+    const t0 = performance.now();
+    await api.createProxy({ name, listen: '127.0.0.1:0', upstream: '127.0.0.1:1' });
+    await api.addToxic(name, { type: 'latency', attributes: { latency: 10 } });
+    if (i >= 20) out.push(performance.now() - t0);
+    await api.removeProxy(name);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+async function main(): Promise<void> {
+  const echo = createServer((s) => {
+    s.setNoDelay(true);
+    s.on('error', () => {});
+    s.pipe(s);
+  });
+  let sunk = 0;
+  const sink = createServer((s) => {
+    s.on('data', (d: Buffer) => (sunk += d.length));
+    s.on('error', () => {});
+  });
+  const echoPort = await listen(echo);
+  const sinkPort = await listen(sink);
+  const proxy = await startProxyChild();
+  const api = new FaultClient(proxy.api);
+  const viaEcho = Number((await api.createProxy({ name: 'echo', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echoPort}` })).listen.split(':')[1]);
+  const viaSink = Number((await api.createProxy({ name: 'sink', listen: '127.0.0.1:0', upstream: `127.0.0.1:${sinkPort}` })).listen.split(':')[1]);
+
+  const N = 5000;
+  const { direct, proxied } = await rtt(echoPort, viaEcho, N);
+  const add50 = quantile(proxied, 0.5) - quantile(direct, 0.5);
+  const add99 = quantile(proxied, 0.99) - quantile(direct, 0.99);
+
+  const d1 = await throughput(sinkPort, () => sunk, 1, 1500);
+  const p1 = await throughput(viaSink, () => sunk, 1, 1500);
+  const d100 = await throughput(sinkPort, () => sunk, 100, 1500);
+  const p100 = await throughput(viaSink, () => sunk, 100, 1500);
+
+  const ch = await churn(api, 1000);
+  const apiMs = await apiLatency(api, 200);
+
+  await proxy.stop();
+  echo.close();
+  sink.close();
+
+  const r = (x: number, d = 1) => Number(x.toFixed(d));
+  const results = {
+    machine: { cpus: cpus().length, node: process.version },
+    rttUs: {
+      direct: { p50: r(quantile(direct, 0.5)), p99: r(quantile(direct, 0.99)) },
+      proxied: { p50: r(quantile(proxied, 0.5)), p99: r(quantile(proxied, 0.99)) },
+      added: { p50: r(add50), p99: r(add99) },
+      target: { p50: 60, p99: 250 },
+    },
+    throughputMBs: {
+      oneConnection: { direct: r(d1), proxied: r(p1), ratio: r(p1 / d1, 2), target: 0.5 },
+      hundredConnections: { direct: r(d100), proxied: r(p100), ratio: r(p100 / d100, 2), target: 0.5 },
+    },
+    toxicChurn: { cycles: 1000, seconds: r(ch.ms / 1000, 2), bytesSent: ch.sent, bytesLost: ch.sent - ch.received, corruptBlocks: ch.mismatches, target: 0 },
+    apiCreateProxyAndToxicMs: { p50: r(quantile(apiMs, 0.5), 2), p99: r(quantile(apiMs, 0.99), 2), target: { p99: 5 } },
+  };
+  process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  const ok =
+    add50 <= 60 && add99 <= 250 && p1 / d1 >= 0.5 && p100 / d100 >= 0.5 && ch.sent === ch.received && ch.mismatches === 0 && quantile(apiMs, 0.99) <= 5;
+  process.stderr.write(ok ? 'all targets met\n' : 'some targets missed (see above)\n');
+}
+
+await main();
