@@ -12,6 +12,7 @@ interface SimulateOpts {
   port?: number;
   feedPort?: number;
   adminPort?: number;
+  feedAdminPort?: number;
   profile?: string;
   rate?: number;
   marginMode?: 'netting' | 'hedging';
@@ -43,6 +44,7 @@ async function runSimulate(which: Which, opts: SimulateOpts): Promise<void> {
         ticksPerSecond: opts.rate ?? profile.feed.ticksPerSecond,
         branching: profile.feed.branching,
         stepMs: profile.feed.stepMs,
+        adminPort: which === 'feed' ? (opts.adminPort ?? 0) : (opts.feedAdminPort ?? 0),
       });
     }
     if (which !== 'feed') {
@@ -73,7 +75,7 @@ async function runSimulate(which: Which, opts: SimulateOpts): Promise<void> {
   process.stdout.write(`${JSON.stringify(out)}\n`);
   if (!opts.json) {
     if (broker) process.stderr.write(`broker  ${broker.host}:${broker.port} (admin ${broker.admin})\n`);
-    if (feed) process.stderr.write(`feed    ${feed.host}:${feed.port} (epoch ${feed.epoch})\n`);
+    if (feed) process.stderr.write(`feed    ${feed.host}:${feed.port} (admin ${feed.admin}, epoch ${feed.epoch})\n`);
     process.stderr.write('running; Ctrl-C to stop\n');
   }
   await new Promise<void>((resolve) => {
@@ -101,12 +103,14 @@ export function registerSimulate(program: Command): void {
       .option('--profile <file>', 'YAML or JSON simulator profile (faults, symbols, feed rate)')
       .option('--rate <ticks-per-second>', 'average feed tick rate', parseNumberOption('rate', { min: 0.001, max: 1_000_000 }))
       .option('--json', 'only the machine-readable endpoints line (on stdout), no human lines on stderr');
+    c.option('--admin-port <port>', `${name === 'feed' ? 'feed' : 'broker'} admin HTTP port (0 = free port)`, parsePort);
     if (name !== 'feed') {
-      c.option('--admin-port <port>', 'admin HTTP port (0 = free port)', parsePort)
-        .addOption(new Option('--margin-mode <mode>', 'account type').choices(['netting', 'hedging']))
+      c.addOption(new Option('--margin-mode <mode>', 'account type').choices(['netting', 'hedging']))
         .option('--dedupe', 'reject resent orders (same magic, symbol and comment) instead of executing them again');
     }
-    if (name === 'all') c.option('--feed-port <port>', 'feed TCP port (0 = free port)', parsePort);
+    if (name === 'all') {
+      c.option('--feed-port <port>', 'feed TCP port (0 = free port)', parsePort).option('--feed-admin-port <port>', 'feed admin HTTP port (0 = free port)', parsePort);
+    }
     c.action((opts: SimulateOpts) => runSimulate(name, opts));
   };
   add('broker', 'start the simulated broker (with an internal, non-listening feed for its prices)');

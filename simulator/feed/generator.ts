@@ -56,6 +56,15 @@ export class TickGenerator {
     return this.last.get(symbol);
   }
 
+  /** Change the long-run tick rate from the next step on (burst and quiet-market tests). */
+  setRate(ticksPerSecond: number): void {
+    this.opts.ticksPerSecond = ticksPerSecond;
+  }
+
+  get rate(): number {
+    return this.opts.ticksPerSecond;
+  }
+
   /** Per-stream last seq of the current epoch. */
   lastSeqs(): Record<string, number> {
     return Object.fromEntries(this.seqs);

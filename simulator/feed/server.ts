@@ -4,6 +4,7 @@ import { EaChaosError } from '../../core/errors.ts';
 import { createRandom, type Random } from '../../core/random.ts';
 import { LineSplitter } from '../protocol/lines.ts';
 import type { FeedEndpoint, Tick } from '../protocol/types.ts';
+import { startFeedAdmin } from './admin.ts';
 import { TickGenerator } from './generator.ts';
 import { resolveSymbols, type SymbolSpec, type SymbolSpecInput } from './symbols.ts';
 
@@ -26,6 +27,8 @@ export interface FeedOptions {
   recordLimit?: number;
   /** A subscriber further behind than this many bytes is disconnected. */
   maxSubscriberBacklogBytes?: number;
+  /** Start the feed's admin HTTP API on this port (0 = free port); omitted = no admin API. */
+  adminPort?: number;
 }
 
 /** What the broker needs from a quote source. */
@@ -38,6 +41,7 @@ export interface QuoteSource {
 
 export interface FeedStats {
   epoch: number;
+  ticksPerSecond: number;
   emitted: number;
   subscribers: number;
   slowConsumersDropped: number;
@@ -48,7 +52,10 @@ export interface FeedHandle extends QuoteSource, AsyncDisposable {
   readonly host: string;
   readonly port: number;
   readonly endpoint: FeedEndpoint;
+  /** Admin base URL when started with `adminPort`. */
+  readonly admin: string | undefined;
   readonly epoch: number;
+  setRate(ticksPerSecond: number): void;
   /** Ticks emitted and still in the record, oldest first (optionally one symbol). */
   emitted(symbol?: string): Tick[];
   stats(): FeedStats;
@@ -184,13 +191,14 @@ export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
   gen.prime();
   gen.start();
 
+  let admin: { url: string; stop(): Promise<void> } | undefined;
   const handle: FeedHandle = {
     host,
     get port() {
       return port;
     },
     get endpoint() {
-      return { host, port };
+      return admin ? { host, port, admin: admin.url } : { host, port };
     },
     get epoch() {
       return gen.epoch;
@@ -198,7 +206,14 @@ export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
     symbols,
     quote: (s) => gen.quote(s),
     emitted: (symbol) => (symbol ? record.filter((t) => t.symbol === symbol) : record.slice()),
-    stats: () => ({ epoch: gen.epoch, emitted: emittedCount, subscribers: subscribers.size, slowConsumersDropped: slowDropped, lastSeq: gen.lastSeqs() }),
+    get admin() {
+      return admin?.url;
+    },
+    setRate: (r) => {
+      if (!(r > 0) || r > 1_000_000) throw new EaChaosError('E_USAGE', `ticksPerSecond must be in (0, 1000000], got ${r}`);
+      gen.setRate(r);
+    },
+    stats: () => ({ epoch: gen.epoch, ticksPerSecond: gen.rate, emitted: emittedCount, subscribers: subscribers.size, slowConsumersDropped: slowDropped, lastSeq: gen.lastSeqs() }),
     onTicks: (fn) => gen.onBatch(fn),
     async restart(r = {}) {
       if (stopped) return;
@@ -215,11 +230,20 @@ export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
       if (stopped) return;
       stopped = true;
       gen.stop();
+      await admin?.stop();
       await closeServer(true);
     },
     [Symbol.asyncDispose]() {
       return handle.stop();
     },
   };
+  if (opts.adminPort !== undefined) {
+    try {
+      admin = await startFeedAdmin(handle, host, opts.adminPort);
+    } catch (e) {
+      await handle.stop();
+      throw e;
+    }
+  }
   return handle;
 }

@@ -313,4 +313,6 @@ export interface BrokerEndpoint {
 export interface FeedEndpoint {
   host: string;
   port: number;
+  /** The feed's admin API (tick record, stats, rate, restart), when it runs one. */
+  admin?: string;
 }

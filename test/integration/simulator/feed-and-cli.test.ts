@@ -63,6 +63,27 @@ describe('market-data feed over TCP', () => {
   });
 });
 
+describe('feed admin API', () => {
+  it('serves the tick record by stream and seq range, stats, rate changes and restart', async () => {
+    await using feed = await startFeed({ seed: 8, port: 0, adminPort: 0, ticksPerSecond: 500, epoch: 1 });
+    expect(feed.endpoint.admin).toBe(feed.admin);
+    const get = async (path: string, method = 'GET') => {
+      const r = await fetch(`${feed.admin}${path}`, { method });
+      return { status: r.status, json: (await r.json()) as any };
+    };
+    await waitFor(() => ((feed.stats().lastSeq.EURUSD ?? 0) >= 10 ? true : undefined), { what: 'ticks', timeoutMs: 5000 });
+    const ticks = (await get('/ticks?stream=EURUSD&from_seq=3&to_seq=7')).json as Tick[];
+    expect(ticks.map((t) => t.seq)).toEqual([3, 4, 5, 6, 7]);
+    expect(ticks).toEqual(feed.emitted('EURUSD').filter((t) => t.seq >= 3 && t.seq <= 7));
+    expect((await get('/stats')).json).toMatchObject({ epoch: 1, ticksPerSecond: 500 });
+    expect((await get('/rate?ticksPerSecond=50', 'POST')).json.ticksPerSecond).toBe(50);
+    expect((await get('/rate?ticksPerSecond=-1', 'POST')).status).toBe(400);
+    expect((await get('/ticks?from_seq=abc')).status).toBe(400);
+    expect((await get('/restart', 'POST')).json).toEqual({ ok: true, epoch: 2 });
+    expect((await get('/ticks?epoch=1&stream=EURUSD&to_seq=3')).json.map((t: Tick) => t.seq)).toEqual([1, 2, 3]);
+  });
+});
+
 describe('ea-chaos simulate (CLI)', () => {
   it('simulate all --port 0 prints its endpoints as one JSON line, serves, and exits 0 on SIGTERM', async () => {
     const child = spawn(process.execPath, [BIN, 'simulate', 'all', '--port', '0', '--seed', '3', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -71,8 +92,9 @@ describe('ea-chaos simulate (CLI)', () => {
     child.stderr!.on('data', (d) => (stderr += d));
     const rl = createInterface({ input: child.stdout! });
     const [line] = (await Promise.race([once(rl, 'line'), once(child, 'exit').then(() => [`exited: ${stderr}`])])) as [string];
-    const ep = JSON.parse(line) as { broker: { host: string; port: number; admin: string }; feed: { host: string; port: number } };
+    const ep = JSON.parse(line) as { broker: { host: string; port: number; admin: string }; feed: { host: string; port: number; admin: string } };
     expect(ep.broker.port).toBeGreaterThan(0);
+    expect(ep.feed.admin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(ep.feed.port).toBeGreaterThan(0);
     expect(ep.broker.admin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     await using c = await BrokerClient.connect({ host: ep.broker.host, port: ep.broker.port });
