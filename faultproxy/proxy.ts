@@ -36,6 +36,10 @@ export class TcpProxy {
   readonly toxics: Record<StreamDirection, ToxicSpec[]> = { upstream: [], downstream: [] };
   private server: Server | undefined;
   private readonly conns = new Set<Connection>();
+  /** Accepted clients whose upstream dial is still in flight. */
+  private readonly dialing = new Set<Socket>();
+  /** Bumped on every stop, so a dial that finishes after a restart does not join the new generation. */
+  private generation = 0;
   private nextConnId = 0;
 
   constructor(
@@ -95,8 +99,11 @@ export class TcpProxy {
       this.server = undefined;
     }
     this.enabled = false;
+    this.generation++;
     for (const c of [...this.conns]) c.destroy();
     this.conns.clear();
+    for (const s of [...this.dialing]) s.destroy();
+    this.dialing.clear();
   }
 
   private accept(client: Socket): void {
@@ -113,6 +120,8 @@ export class TcpProxy {
       return;
     }
     client.on('error', () => {});
+    const generation = this.generation;
+    this.dialing.add(client);
     // Dial asynchronously (Go dials inside its accept loop); a failed dial closes the client: EOF, not ECONNREFUSED.
     const up = connect({ host: host || 'localhost', port, allowHalfOpen: true, noDelay: true });
     up.pause();
@@ -123,11 +132,13 @@ export class TcpProxy {
     };
     up.once('error', onFail);
     client.once('close', () => {
+      this.dialing.delete(client);
       if (up.connecting) up.destroy();
     });
     up.once('connect', () => {
       up.off('error', onFail);
-      if (client.destroyed || !this.enabled) {
+      this.dialing.delete(client);
+      if (client.destroyed || !this.enabled || generation !== this.generation) {
         up.destroy();
         client.destroy();
         return;
