@@ -20,6 +20,8 @@ export interface FeedClientOptions {
 /** Subscribes to the feed's newline-delimited JSON tick stream. */
 export class FeedClient implements AsyncDisposable {
   private closed = false;
+  /** Lines that were not JSON (a feed never sends them; non-zero means a wrong peer). */
+  badLines = 0;
 
   private constructor(
     private readonly socket: Socket,
@@ -27,7 +29,14 @@ export class FeedClient implements AsyncDisposable {
   ) {
     const splitter = new LineSplitter(1024 * 1024, (ev) => {
       if (!('line' in ev)) return;
-      const msg = JSON.parse(ev.line) as Tick | FeedHello;
+      let msg: Tick | FeedHello;
+      try {
+        msg = JSON.parse(ev.line) as Tick | FeedHello;
+      } catch {
+        // Not something the feed sends; counted rather than thrown into the socket's handler.
+        this.badLines++;
+        return;
+      }
       if ('hello' in msg) opts.onHello?.(msg.hello);
       else opts.onTick(msg);
     });
