@@ -7,12 +7,19 @@
  */
 export const COMMENT_MAX = 31;
 
+export function idTag(instanceId: string): string {
+  return instanceId.replace(/[^A-Za-z0-9]/g, '').slice(0, 8) || 'ea';
+}
+
 export class ClientIdGenerator {
   private seq = 0;
   private readonly prefix: string;
+  /** Every id of this instance starts with `<tag>.`. */
+  readonly tag: string;
 
   constructor(tag: string, startMs: number) {
-    const clean = tag.replace(/[^A-Za-z0-9]/g, '').slice(0, 8) || 'ea';
+    const clean = idTag(tag);
+    this.tag = clean;
     this.prefix = `${clean}.${Math.max(0, Math.floor(startMs)).toString(36)}.`;
     // 8 (tag) + 1 + 9 (ms in base 36 until year 5188) + 1 leaves 12 base-36 digits for seq.
     if (this.prefix.length > COMMENT_MAX - 4) throw new RangeError(`client id prefix too long: ${this.prefix}`);

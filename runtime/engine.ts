@@ -480,6 +480,51 @@ export class OrderEngine {
     return 'absent';
   }
 
+  /** `resolveUnknown` for many orders at once: one deals query per look-up. */
+  private async resolveMany(ids: readonly string[]): Promise<{ found: string[]; absent: string[] }> {
+    const out = { found: [] as string[], absent: [] as string[] };
+    let pending = [...ids];
+    const from = Math.min(...ids.map((id) => this.orders.get(id)!.createdAt)) - 60_000;
+    for (let look = 0; look < 2 && pending.length > 0; look++) {
+      if (look === 1) await this.o.clock.sleep(this.o.unknownGraceMs, this.abort.signal).catch(() => {});
+      let deals: TradeDeal[];
+      try {
+        deals = await this.o.broker.historyDeals({ magic: this.o.magic, from_msc: Math.max(0, from) });
+      } catch {
+        return out; // broker unreachable: they stay unknown until the next cycle
+      }
+      const byComment = new Map<string, TradeDeal[]>();
+      for (const d of deals) {
+        const list = byComment.get(d.comment);
+        if (list) list.push(d);
+        else byComment.set(d.comment, [d]);
+      }
+      const still: string[] = [];
+      for (const id of pending) {
+        const o = this.orders.get(id)!;
+        if (o.state !== 'unknown') continue;
+        const ds = byComment.get(id);
+        if (!ds) {
+          still.push(id);
+          continue;
+        }
+        const d0 = ds[0]!;
+        this.transition(o, { type: 'found', order: d0.order, deal: d0.ticket, volume: ds.reduce((s, d) => s + d.volume, 0), price: d0.price }, true);
+        for (const d of ds) this.saveDeal(this.dealFrom(d, id));
+        if (ds.length > 1) this.o.events.emit('trade', 'order.duplicate_detected', { clientId: id, deals: ds.map((d) => d.ticket) });
+        out.found.push(id);
+      }
+      pending = still;
+    }
+    for (const id of pending) {
+      const o = this.orders.get(id)!;
+      if (o.state !== 'unknown') continue;
+      this.transition(o, { type: 'absent' }, true);
+      out.absent.push(id);
+    }
+    return out;
+  }
+
   private dealFrom(d: TradeDeal, clientId: string): DealRecord {
     return {
       deal: d.ticket,
@@ -505,25 +550,26 @@ export class OrderEngine {
   async reconcile(opts: { startup?: boolean; sinceMsc?: number } = {}): Promise<{ resolved: number; adopted: number; orphans: number; missing: number }> {
     const out = { resolved: 0, adopted: 0, orphans: 0, missing: 0 };
     const magic = this.o.magic;
-    // 1. orders
+    // 1. orders: resolved in bulk (two look-ups for all of them, not two per order).
+    const open: string[] = [];
     for (const o of [...this.orders.values()]) {
       if (isTerminal(o.state) || this.driving.has(o.clientId) || this.submitting.has(o.clientId)) continue;
       if (o.state === 'intent') continue;
-      let cur = o;
-      if (cur.state !== 'unknown') cur = this.transition(cur, { type: 'recover' }, true).o;
-      const how = await this.resolveUnknown(cur.clientId);
-      if (how === 'found') out.resolved++;
-      if (how === 'absent') {
-        out.resolved++;
-        void this.drive(cur.clientId);
-      }
+      if (o.state !== 'unknown') this.transition(o, { type: 'recover' }, true);
+      open.push(o.clientId);
+    }
+    if (open.length > 0) {
+      const r = await this.resolveMany(open);
+      out.resolved += r.found.length + r.absent.length;
+      for (const id of r.absent) void this.drive(id);
     }
     // 2. deals we have no order for (e.g. the tail of a lost WAL)
     const deals = await this.o.broker.historyDeals(opts.sinceMsc ? { magic, from_msc: opts.sinceMsc } : { magic });
     for (const d of deals) {
       if (this.deals.has(d.ticket)) continue;
       const known = this.orders.get(d.comment);
-      if (!known && d.comment) {
+      // Only ids this instance generated: other instances may share the magic.
+      if (!known && d.comment.startsWith(`${this.ids.tag}.`)) {
         const side: Side = d.type === 0 ? 'buy' : 'sell';
         let rec = newOrder({ clientId: d.comment, magic, symbol: d.symbol, side, volume: d.volume, price: d.price }, this.o.clock.now());
         rec = { ...rec, state: 'reconciled', sends: 1, brokerOrder: d.order, deal: d.ticket, filledVolume: d.volume, fillPrice: d.price, retcode: RETCODE.DONE };
