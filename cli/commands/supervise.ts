@@ -3,13 +3,17 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { systemClock } from '../../core/clock.ts';
-import { loadConfig } from '../../core/config/index.ts';
+import { parseConfig, parseDocumentText, type Config } from '../../core/config/index.ts';
+import { ConfigError } from '../../core/errors.ts';
 import { EaChaosError } from '../../core/errors.ts';
 import { EventBus } from '../../core/events.ts';
 import { createLogger } from '../../core/log.ts';
 import { LogNotifier } from '../../runtime/notifier.ts';
 import { ensureBuilt } from '../../runtime/supervisor/build.ts';
-import { startSupervisor } from '../../runtime/supervisor/supervisor.ts';
+import { startSupervisor, type ChildSpec } from '../../runtime/supervisor/supervisor.ts';
+import { runtimeChild } from '../../runtime/supervisor/runtime-child.ts';
+import { parseRuntimeConfig } from '../../runtime/config.ts';
+import { readFileSync } from 'node:fs';
 import { parseNumberOption, parsePort, parseTimeScale } from '../options.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -28,6 +32,19 @@ export async function compiledEntry(entry: string): Promise<string> {
   if (!existsSync(entry)) throw new EaChaosError('E_USAGE', `--entry ${entry} does not exist`);
   if (/\.m?js$/.test(entry)) return resolve(entry);
   return (await ensureBuilt({ entry, outfile: distPathFor(entry) })).outfile;
+}
+
+/** A core config, or a runtime config (core + `runtime` section): supervise only needs `process.*`. */
+function loadAnyConfig(file: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, [], { source: file, cause: e });
+  }
+  const doc = parseDocumentText(text, file);
+  if (doc && typeof doc === 'object' && 'runtime' in doc) return parseRuntimeConfig(doc, file);
+  return parseConfig(doc, file);
 }
 
 interface SuperviseOpts {
@@ -53,16 +70,31 @@ export function registerSupervise(program: Command): void {
     .option('--entry <file>', 'child entry point instead of runtime/main.ts (TypeScript is bundled; it must serve /ready on EA_CHAOS_CONTROL_PORT)')
     .option('--time-scale <x>', 'multiply restart interval and cooldown by x', parseTimeScale)
     .action(async (opts: SuperviseOpts) => {
-      const config = loadConfig({ file: opts.config, timeScale: opts.timeScale });
       const configPath = resolve(opts.config);
-      const entry = resolve(opts.entry ?? RUNTIME_ENTRY);
-      if (!opts.entry && !existsSync(entry)) {
-        throw new EaChaosError('E_USAGE', `the runtime entry ${relative(process.cwd(), entry)} does not exist yet; pass --entry FILE`);
-      }
-      const js = await compiledEntry(entry);
       const log = createLogger('supervisor');
       const events = new EventBus(systemClock);
       events.subscribe((e) => log.info({ event: e.type, ...e.data }));
+      let config: Config;
+      let child: (i: number, port: number) => ChildSpec;
+      let js: string;
+      if (!opts.entry) {
+        if (!existsSync(RUNTIME_ENTRY)) throw new EaChaosError('E_USAGE', `the runtime entry ${RUNTIME_ENTRY} does not exist; pass --entry FILE`);
+        // The real runtime: one generated config per instance (control port, instance id, data dir).
+        js = await compiledEntry(RUNTIME_ENTRY);
+        const made = runtimeChild({ configFile: configPath, js, instances: opts.instances, dir: join(REPO_ROOT, 'dist', 'supervise'), host: opts.host });
+        config = made.base;
+        child = made.child;
+      } else {
+        config = loadAnyConfig(configPath);
+        js = await compiledEntry(resolve(opts.entry));
+        child = (i, port) => ({
+          command: process.execPath,
+          args: [js, '--config', configPath, '--port', String(port), '--instance', `ea-${i}`],
+          env: { EA_CHAOS_CONFIG: configPath },
+          readyUrl: `http://${opts.host}:${port}/ready`,
+        });
+      }
+      if (opts.timeScale !== undefined) config = { ...config, timeScale: opts.timeScale };
       const sup = startSupervisor({
         clock: systemClock,
         config,
@@ -71,12 +103,7 @@ export function registerSupervise(program: Command): void {
         instances: opts.instances,
         host: opts.host,
         healthPort: opts.healthPort,
-        child: (i, port) => ({
-          command: process.execPath,
-          args: [js, '--config', configPath, '--port', String(port), '--instance', `ea-${i}`],
-          env: { EA_CHAOS_CONFIG: configPath },
-          readyUrl: `http://${opts.host}:${port}/ready`,
-        }),
+        child,
       });
       const signalled = new Promise<string>((r) => {
         process.once('SIGINT', () => r('SIGINT'));
