@@ -32,7 +32,8 @@ export const SymbolSpecSchema = z.strictObject({
   filling_mode: z.number().int().min(0).max(3).optional(),
   currency_base: z.string().optional(),
   currency_profit: z.string().optional(),
-  sessions: z.array(SessionSchema).optional(),
+  /** Weekly UTC windows, or a preset: `fx-week` (Sun 22:00 → Fri 22:00) or `always`. */
+  sessions: z.union([z.array(SessionSchema), z.enum(['fx-week', 'always'])]).optional(),
   startPrice: z.number().positive().optional(),
   spreadPoints: z.number().int().positive().optional(),
   weight: z.number().positive().optional(),
@@ -88,7 +89,9 @@ export function resolveSymbols(inputs?: readonly (SymbolSpecInput | string)[]): 
     const base = DEFAULT_SYMBOLS.find((s) => s.name === input.name) ?? fx(input.name, input.digits ?? 5, input.startPrice ?? 1.2, 5, 0.2);
     const digits = input.digits ?? base.digits;
     const point = Number((10 ** -digits).toFixed(digits));
-    const merged: SymbolSpec = { ...base, ...stripUndefined(input), digits, point, trade_tick_size: point };
+    const { sessions: rawSessions, ...rest } = input;
+    const sessions = rawSessions === 'fx-week' ? FX_WEEK_SESSIONS.map((w) => ({ ...w })) : rawSessions === 'always' ? [] : (rawSessions ?? base.sessions);
+    const merged: SymbolSpec = { ...base, ...stripUndefined(rest), sessions, digits, point, trade_tick_size: point };
     return merged;
   });
 }

@@ -116,3 +116,13 @@ describe('sessions in the feed', () => {
     expect(out.filter((t) => t.symbol === 'EURUSD')).toHaveLength(0);
   });
 });
+
+describe('symbol specs', () => {
+  it('presets, overrides and session shorthands resolve to full specs', () => {
+    const [eur, xau, gbp] = resolveSymbols([{ name: 'EURUSD', sessions: 'fx-week', volume_step: 0.1 }, { name: 'XAUUSD', digits: 2, startPrice: 2400 }, 'GBPUSD']);
+    expect(eur).toMatchObject({ digits: 5, point: 0.00001, volume_step: 0.1, sessions: FX_WEEK_SESSIONS });
+    expect(xau).toMatchObject({ digits: 2, point: 0.01, trade_tick_size: 0.01, startPrice: 2400, currency_base: 'XAU', currency_profit: 'USD' });
+    expect(gbp!.sessions).toEqual([]);
+    expect(() => resolveSymbols([{ name: 'EURUSD', sessions: 'weekdays' } as never])).toThrow();
+  });
+});
