@@ -5,6 +5,9 @@ import type { Config } from './schema.ts';
  * `timeScale` compresses. Physical recoveries (Sentinel failover, process
  * restart, UDP fallback) and the goals are measured in real time and stay as
  * they are; Sentinel timings are left alone because Redis runs in real time.
+ * The supervisor's restart interval and cooldown window are not scaled either:
+ * a restart takes real time, and a 30 s window compressed below the time of
+ * three restarts could never see "3 restarts within the cooldown".
  */
 export const SCALED_DURATIONS = [
   'trade.backoffMs',
@@ -16,8 +19,6 @@ export const SCALED_DURATIONS = [
   'duckdb.backupIntervalMs',
   'clickhouse.retryIntervalMs',
   'clickhouse.failedSyncRetryMs',
-  'process.restartIntervalMs',
-  'process.cooldownMs',
   'session.reconnectIntervalMs',
 ] as const;
 

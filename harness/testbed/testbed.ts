@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Config } from '../../core/config/index.ts';
@@ -66,6 +66,8 @@ export class Testbed implements AsyncDisposable {
 
   static async start(opts: TestbedOptions): Promise<Testbed> {
     const dir = resolve(opts.dir);
+    // A testbed starts fresh: runtime configs and data of an earlier run in this dir would point at dead ports.
+    rmSync(join(dir, 'runtime'), { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const log = opts.logger ?? createLogger('testbed', process.env.EA_CHAOS_LOG_LEVEL ?? 'warn');
     const lab = await LocalLab.start({ dir: join(dir, 'lab'), config: opts.config, proxy: true, simulator: true });
@@ -141,10 +143,11 @@ export class Testbed implements AsyncDisposable {
       events: this.supervisorEvents,
       notifier: this.alerts,
       instances: n,
-      stdio: 'ignore',
+      stdio: process.env.EA_CHAOS_RUNTIME_STDIO === 'inherit' ? 'inherit' : 'ignore',
       child: (i, port) => {
         const file = join(cfgDir, `ea-${i}.json`);
-        writeFileSync(file, JSON.stringify(this.runtimeConfig(i, port, ordersPerSecond), null, 2));
+        // Written once: a restart must find the file as the last run (or the nemesis) left it.
+        if (!existsSync(file)) writeFileSync(file, JSON.stringify(this.runtimeConfig(i, port, ordersPerSecond), null, 2));
         return { command: process.execPath, args: [js, '--config', file, '--port', String(port), '--instance', `ea-${i}`], readyUrl: `http://127.0.0.1:${port}/ready` };
       },
     });
@@ -187,10 +190,14 @@ export class Testbed implements AsyncDisposable {
     return (await res.json()) as T;
   }
 
-  async postJson<T>(url: string, body: unknown): Promise<T> {
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
+  postJson<T>(url: string, body: unknown): Promise<T> {
+    return this.postJsonMethod<T>('POST', url, body);
+  }
+
+  async postJsonMethod<T>(method: string, url: string, body: unknown): Promise<T> {
+    const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(5000) });
     const text = await res.text();
-    if (!res.ok) throw new EaChaosError('E_HTTP', `POST ${url}: ${res.status} ${text}`);
+    if (!res.ok) throw new EaChaosError('E_HTTP', `${method} ${url}: ${res.status} ${text}`);
     return (text ? JSON.parse(text) : {}) as T;
   }
 

@@ -1,0 +1,266 @@
+import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { EaChaosError } from '../core/errors.ts';
+import { waitFor } from '../core/wait.ts';
+import type { FaultRecord } from './testbed/fault-log.ts';
+import type { Testbed } from './testbed/testbed.ts';
+
+/**
+ * The nemesis: every fault the harness can inject, each with its heal step.
+ * A fault is data (`FaultSpec`), so a scenario file, a Gherkin step and a
+ * replay all go through the same code, and every application lands in the
+ * fault log with the timestamps recovery is measured from.
+ */
+export type FaultKind =
+  | 'process.kill'
+  | 'process.pause'
+  | 'process.stop'
+  | 'network.down'
+  | 'network.toxic'
+  | 'udp.impair'
+  | 'broker.knob'
+  | 'broker.restart'
+  | 'file.corrupt';
+
+export interface FaultSpec {
+  kind: FaultKind;
+  /** Service (`redis-master` = the current master, `clickhouse`, `runtime:0`, ...), proxy route, or file. */
+  target: string;
+  /** How long the fault lasts before its heal step; absent for one-shot faults (a kill). */
+  durationMs?: number;
+  params?: Record<string, unknown>;
+  id?: string;
+  offsetMs?: number;
+}
+
+export interface ActiveFault {
+  record: FaultRecord;
+  /** Undo the fault now (idempotent). */
+  heal(): Promise<void>;
+}
+
+const NO_HEAL = async () => {};
+
+export class Nemesis {
+  constructor(private readonly bed: Testbed) {}
+
+  /** Lab service name for a target: `redis-master` follows failovers to whichever process is master now. */
+  async labService(target: string): Promise<string> {
+    if (target !== 'redis-master' && target !== 'redis-replica') return target;
+    const st = await this.bed.lab.status();
+    const want = target === 'redis-master' ? st.redis.master.port : st.redis.replicas[0]?.port;
+    for (const svc of ['redis-master', 'redis-replica']) {
+      const spec = (this.bed.lab as unknown as { state: { services: Record<string, { readiness: { port?: number } }> } }).state.services[svc];
+      if (spec?.readiness.port === want) return svc;
+    }
+    throw new EaChaosError('E_FAULT_TARGET', `no lab service is the current ${target} (port ${want})`);
+  }
+
+  private runtimeIndex(target: string): number | undefined {
+    const m = /^runtime(?::(\d+))?$/.exec(target);
+    return m ? Number(m[1] ?? 0) : undefined;
+  }
+
+  private runtimePid(index: number): number {
+    const pid = this.bed.supervisor?.status()[index]?.pid;
+    if (!pid) throw new EaChaosError('E_FAULT_TARGET', `runtime ${index} has no running process`);
+    return pid;
+  }
+
+  /** Apply `spec`; the returned handle heals it. With `durationMs`, `run()` heals by itself. */
+  async inject(spec: FaultSpec): Promise<ActiveFault> {
+    const log = this.bed.faultLog;
+    const rt = this.runtimeIndex(spec.target);
+    switch (spec.kind) {
+      case 'process.kill': {
+        if (rt !== undefined) {
+          const pid = this.runtimePid(rt);
+          const rec = log.begin(spec.kind, spec.target, { pid, ...spec.params }, spec.id);
+          process.kill(pid, 'SIGKILL');
+          return { record: rec, heal: NO_HEAL };
+        }
+        const svc = await this.labService(spec.target);
+        const rec = log.begin(spec.kind, svc, { requested: spec.target, ...spec.params }, spec.id);
+        await this.bed.lab.kill(svc, 'SIGKILL');
+        // A killed lab service stays down until a heal (or a later fault) starts it again.
+        return { record: rec, heal: async () => this.restartService(svc, rec) };
+      }
+      case 'process.stop': {
+        const svc = await this.labService(spec.target);
+        const rec = log.begin(spec.kind, svc, { requested: spec.target, ...spec.params }, spec.id);
+        await this.bed.lab.kill(svc, 'SIGTERM');
+        return { record: rec, heal: async () => this.restartService(svc, rec) };
+      }
+      case 'process.pause': {
+        if (rt !== undefined) {
+          const pid = this.runtimePid(rt);
+          const rec = log.begin(spec.kind, spec.target, { pid }, spec.id);
+          process.kill(pid, 'SIGSTOP');
+          return {
+            record: rec,
+            heal: once(async () => {
+              process.kill(pid, 'SIGCONT');
+              log.heal(rec);
+            }),
+          };
+        }
+        const svc = await this.labService(spec.target);
+        const rec = log.begin(spec.kind, svc, { requested: spec.target }, spec.id);
+        this.bed.lab.pause(svc);
+        return {
+          record: rec,
+          heal: once(async () => {
+            this.bed.lab.resume(svc);
+            log.heal(rec);
+          }),
+        };
+      }
+      case 'network.down': {
+        const routes = this.routesFor(spec.target);
+        const rec = log.begin(spec.kind, spec.target, { routes }, spec.id);
+        for (const r of routes) await this.bed.faults.setEnabled(r, false);
+        return {
+          record: rec,
+          heal: once(async () => {
+            for (const r of routes) await this.bed.faults.setEnabled(r, true);
+            log.heal(rec);
+          }),
+        };
+      }
+      case 'network.toxic': {
+        const routes = this.routesFor(spec.target);
+        const p = spec.params ?? {};
+        const type = String(p.type ?? 'latency');
+        const name = `${spec.id ?? 'nemesis'}-${type}`;
+        const rec = log.begin(spec.kind, spec.target, { routes, ...p }, spec.id);
+        for (const r of routes) {
+          await this.bed.faults.addToxic(r, {
+            name,
+            type: type as never,
+            stream: (p.stream as 'upstream' | 'downstream' | undefined) ?? 'downstream',
+            toxicity: typeof p.toxicity === 'number' ? p.toxicity : 1,
+            attributes: (p.attributes as Record<string, number> | undefined) ?? {},
+          });
+        }
+        return {
+          record: rec,
+          heal: once(async () => {
+            for (const r of routes) await this.bed.faults.removeToxic(r, name).catch(() => {});
+            log.heal(rec);
+          }),
+        };
+      }
+      case 'udp.impair': {
+        const rec = log.begin(spec.kind, spec.target, spec.params, spec.id);
+        await this.bed.faults.updateUdpRelay(spec.target, { impairments: (spec.params ?? { blackhole: true }) as never });
+        return {
+          record: rec,
+          heal: once(async () => {
+            await this.bed.faults.updateUdpRelay(spec.target, { impairments: { loss: 0, blackhole: false } as never });
+            log.heal(rec);
+          }),
+        };
+      }
+      case 'broker.knob': {
+        const rec = log.begin(spec.kind, 'broker', spec.params, spec.id);
+        await this.bed.postJsonMethod('PATCH', this.bed.brokerAdmin('/faults'), spec.params ?? {});
+        return {
+          record: rec,
+          heal: once(async () => {
+            await this.bed.postJson(this.bed.brokerAdmin('/faults/reset'), {});
+            log.heal(rec);
+          }),
+        };
+      }
+      case 'broker.restart': {
+        const downMs = spec.durationMs ?? 0;
+        const rec = log.begin(spec.kind, 'broker', { downMs }, spec.id);
+        await this.bed.postJson(this.bed.brokerAdmin(`/restart?downMs=${downMs}`), {});
+        log.heal(rec);
+        return { record: rec, heal: NO_HEAL };
+      }
+      case 'file.corrupt':
+        return this.corrupt(spec);
+    }
+  }
+
+  /** Inject, hold for `durationMs`, heal. One-shot faults return at once. */
+  async run(spec: FaultSpec): Promise<FaultRecord> {
+    const active = await this.inject(spec);
+    if (spec.durationMs !== undefined && spec.kind !== 'broker.restart') {
+      await new Promise((r) => setTimeout(r, spec.durationMs));
+      await active.heal();
+    }
+    return active.record;
+  }
+
+  private async restartService(svc: string, rec: FaultRecord): Promise<void> {
+    if (rec.healedAt) return;
+    await this.bed.lab.start(svc);
+    this.bed.faultLog.heal(rec);
+  }
+
+  /** `redis` means every Redis route; otherwise a proxy route by name. */
+  private routesFor(target: string): string[] {
+    if (target === 'redis') return Object.keys(this.bed.routes).filter((r) => r.startsWith('redis-'));
+    if (!this.bed.routes[target]) {
+      throw new EaChaosError('E_FAULT_TARGET', `no proxy route named ${target} (have: ${Object.keys(this.bed.routes).join(', ')}, redis)`);
+    }
+    return [target];
+  }
+
+  /**
+   * Corrupt a runtime's file the way a crash mid-write would: the process is
+   * frozen first (SIGSTOP) so nothing rewrites the file, bytes are overwritten,
+   * then the process is killed and the supervisor restarts it into recovery.
+   */
+  private async corrupt(spec: FaultSpec): Promise<ActiveFault> {
+    const index = Number((spec.params?.instance as number | undefined) ?? 0);
+    const pid = this.runtimePid(index);
+    const dataDir = join(this.bed.dir, 'runtime', `ea-${index}`);
+    const file = (() => {
+      switch (spec.target) {
+        case 'config':
+          return join(this.bed.dir, 'runtime', `ea-${index}.json`);
+        case 'duckdb-wal':
+          return findFile(dataDir, (f) => f.endsWith('.wal'));
+        case 'duckdb-db':
+          return findFile(dataDir, (f) => f.endsWith('.duckdb'));
+        default:
+          throw new EaChaosError('E_FAULT_TARGET', `file.corrupt target must be config, duckdb-wal or duckdb-db, got ${spec.target}`);
+      }
+    })();
+    process.kill(pid, 'SIGSTOP');
+    const rec = this.bed.faultLog.begin(spec.kind, spec.target, { file, instance: index, pid }, spec.id);
+    if (file) {
+      const size = existsSync(file) ? statSync(file).size : 0;
+      const fd = openSync(file, 'r+');
+      try {
+        const junk = Buffer.from('\u0000garbage-from-the-nemesis\u0000'.repeat(8));
+        // Keep the file's length: the reader must notice bad content, not a short file.
+        writeSync(fd, junk, 0, Math.min(junk.length, Math.max(16, size)), Math.floor(size / 3));
+      } finally {
+        closeSync(fd);
+      }
+    }
+    process.kill(pid, 'SIGKILL');
+    process.kill(pid, 'SIGCONT');
+    return { record: rec, heal: NO_HEAL };
+  }
+}
+
+function findFile(dir: string, pred: (f: string) => boolean): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const f = readdirSync(dir).find(pred);
+  return f ? join(dir, f) : undefined;
+}
+
+function once(fn: () => Promise<void>): () => Promise<void> {
+  let p: Promise<void> | undefined;
+  return () => (p ??= fn());
+}
+
+/** Wait for a predicate on wall time, for steps that say "within N s". */
+export async function within<T>(ms: number, what: string, fn: () => Promise<T | undefined> | T | undefined): Promise<T> {
+  return waitFor(fn, { what, timeoutMs: ms, intervalMs: 5 });
+}
