@@ -68,9 +68,13 @@ describe('supervising the real runtime (compiled dist/runtime/main.js)', () => {
   });
 
   it('3 supervised instances share Redis and all follow a Sentinel failover to the new master', async () => {
-    const lab = await LocalLab.start({ dir: tempLabDir('sup-fo') });
+    const lab = await LocalLab.start({ dir: tempLabDir('sup-fo'), timeoutMs: 60_000 });
     const rc = runtimeChild({
-      configFile: writeConfig('fo', { redis: { masterName: lab.info.sentinelMasterName } }, { redis: { sentinels: lab.info.sentinels } }),
+      configFile: writeConfig(
+        'fo',
+        { redis: { masterName: lab.info.sentinelMasterName } },
+        { redis: { sentinels: lab.info.sentinels }, feed: { host: feed.host, port: feed.port }, strategy: { enabled: true, symbols: ['EURUSD'], ordersPerSecond: 5 } },
+      ),
       js,
       instances: 3,
       dir: join(dir, 'inst-fo'),
@@ -113,6 +117,18 @@ describe('supervising the real runtime (compiled dist/runtime/main.js)', () => {
       console.log(`heartbeats on the new master, ms after the master kill: ${ids.map((id) => after[id]! - killedAt).join(', ')}`);
       for (const id of ids) expect(await r.exists(`ea:ris:${id}:alive`)).toBe(1);
       expect(sup.status().every((s) => s.state === 'ready' && s.restarts === 0)).toBe(true);
+      // Each instance placed orders, and holds only its own: none adopted another's (tags fo0, fo1, fo2).
+      for (const s of sup.status()) {
+        const tag = `fo${s.index}.`;
+        const st = await waitFor(
+          async () => {
+            const j = (await (await fetch(`http://127.0.0.1:${s.port}/state`)).json()) as { orders: { clientId: string }[] };
+            return j.orders.length > 0 ? j : undefined;
+          },
+          { what: `orders of instance ${s.index}`, timeoutMs: 15_000 },
+        );
+        expect(st.orders.filter((o) => !o.clientId.startsWith(tag)).map((o) => o.clientId)).toEqual([]);
+      }
     } finally {
       r.disconnect();
       await sup.stop();
