@@ -1,0 +1,3 @@
+export * from './schema.ts';
+export * from './io.ts';
+export * from './derive.ts';
