@@ -19,7 +19,6 @@ interface LinkSetup {
   /** A Random per toxic for this link, created once so redraws continue the stream. */
   randomFor(toxicName: string): Random;
   reset(): void;
-  onClosed(): void;
 }
 
 /**
@@ -113,7 +112,6 @@ export class Link {
    */
   private closeDest(): void {
     const d = this.dest;
-    this.setup.onClosed();
     if (d.destroyed) return;
     d.end(() => d.destroy());
     // A peer that never reads must not keep the socket alive forever.
@@ -213,7 +211,6 @@ export class Link {
 /** One accepted client and its upstream socket, with a link per direction. */
 export class Connection {
   private links: Record<StreamDirection, Link> | undefined;
-  private closedLinks = 0;
   private done = false;
 
   constructor(
@@ -242,9 +239,6 @@ export class Connection {
         return r;
       },
       reset: () => this.reset(),
-      onClosed: () => {
-        this.closedLinks++;
-      },
     });
     this.links = {
       upstream: new Link('upstream', this.client, this.upstream, setup('upstream'), toxics.upstream),

@@ -18,7 +18,6 @@ function harness(clock: ManualClock) {
     clock,
     randomFor: (name) => rng.fork(name),
     reset: () => {},
-    onClosed: () => {},
   }, []);
   return { source, dest, received, link };
 }
