@@ -72,7 +72,13 @@ export class Link {
       return;
     }
     this.pending += data.length;
-    this.entry({ data, time: this.setup.clock.monotonic() });
+    try {
+      this.entry({ data, time: this.setup.clock.monotonic() });
+    } catch {
+      // A toxic that fails must cost this connection, never the server.
+      this.setup.reset();
+      return;
+    }
     if (this.pending > HIGH_WATER && !this.paused) {
       this.paused = true;
       this.source.pause();

@@ -11,6 +11,12 @@ export interface Chunk {
   time: number;
 }
 
+/** Node fires timers longer than 2^31-1 ms after 1 ms; clamp (schedule stages re-arm until due). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+export function timerMs(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, ms));
+}
+
 /** The close sentinel travels behind the data queued ahead of it. */
 export const CLOSE = Symbol('close');
 export type Item = Chunk | typeof CLOSE;
@@ -96,7 +102,7 @@ abstract class ScheduleStage extends Stage {
       const now = this.ctx.clock.monotonic();
       if (e.at > now) {
         if (Number.isFinite(e.at)) {
-          this.timer = this.ctx.clock.setTimer(e.at - now, () => {
+          this.timer = this.ctx.clock.setTimer(timerMs(e.at - now), () => {
             this.timer = undefined;
             this.pump();
           });
@@ -263,7 +269,7 @@ export class SlowCloseStage extends Stage {
     }
     this.closed = true;
     this.holdingClose = true;
-    this.timer = this.ctx.clock.setTimer(Math.max(0, this.delay), () => {
+    this.timer = this.ctx.clock.setTimer(timerMs(this.delay), () => {
       this.timer = undefined;
       this.holdingClose = false;
       this.out(CLOSE);
@@ -290,7 +296,7 @@ export class TimeoutStage extends Stage {
     super(ctx);
     // An absolute timer from stage start (Go's restarts on each chunk; see docs/fault-proxy.md).
     if (timeout > 0) {
-      this.timer = ctx.clock.setTimer(timeout, () => {
+      this.timer = ctx.clock.setTimer(timerMs(timeout), () => {
         this.timer = undefined;
         if (this.closed || this.disposed) return;
         this.closed = true;
@@ -336,7 +342,7 @@ export class ResetPeerStage extends Stage {
     if (item !== CLOSE) this.ctx.dropped(item.data.length);
     if (this.triggered || this.closed) return;
     this.triggered = true;
-    this.timer = this.ctx.clock.setTimer(Math.max(0, this.timeout), () => {
+    this.timer = this.ctx.clock.setTimer(timerMs(this.timeout), () => {
       this.timer = undefined;
       if (!this.disposed) this.ctx.reset();
     });

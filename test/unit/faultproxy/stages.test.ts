@@ -239,3 +239,37 @@ describe('timeout, slow_close, reset_peer', () => {
     expect(seen).toEqual([]);
   });
 });
+
+describe('extreme attributes', () => {
+  it('huge and negative values neither throw nor fire early', async () => {
+    const clock = new ManualClock(0);
+    const { ctx } = context(clock);
+    const stages: Stage[] = [
+      new LatencyStage(ctx, 1e12, 1e12),
+      new LatencyStage(ctx, -5, 0),
+      new BandwidthStage(ctx, -1),
+      new BandwidthStage(ctx, Number.MAX_SAFE_INTEGER),
+      new SlicerStage(ctx, 1, Number.MAX_SAFE_INTEGER, -1),
+      new SlicerStage(ctx, 3, -10, 0),
+      new LimitDataStage(ctx, -3),
+      new SlowCloseStage(ctx, 1e15),
+      new TimeoutStage(ctx, 1e15),
+      new ResetPeerStage(ctx, -1),
+    ];
+    const seen = stages.map((s) => collect(s, clock));
+    for (const s of stages) {
+      s.push(chunk('abcdefgh', 0));
+      s.push(CLOSE);
+    }
+    await clock.advance(10_000);
+    // Huge latency holds; negative latency emits at once; MAX_SAFE rate passes.
+    expect(seen[0]).toEqual([]);
+    expect(seen[1]!.map((x) => x.data ?? 'close')).toEqual(['abcdefgh', 'close']);
+    expect(seen[3]!.map((x) => x.data ?? 'close').join('')).toBe('abcdefghclose');
+    expect(seen[4]!.filter((x) => x.data).map((x) => x.data).join('')).toBe('abcdefgh');
+    expect(seen[5]!.filter((x) => x.data).map((x) => x.data).join('')).toBe('abcdefgh');
+    expect(seen[6]).toEqual([{ at: 0, close: true }]);
+    expect(seen[7]).toEqual([{ at: 0, data: 'abcdefgh' }]);
+    for (const s of stages) s.dispose();
+  });
+});
