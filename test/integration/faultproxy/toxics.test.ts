@@ -202,6 +202,36 @@ describe('toxics on the wire', () => {
     await expect(client(port)).rejects.toMatchObject({ code: 'ECONNREFUSED' });
   });
 
+  it('toxicity is drawn per connection from the seed: about half are hit at 0.5, the same ones for the same seed', async () => {
+    const pattern = async (seed: number) => {
+      const other = await startFaultProxy({ port: 0, seed });
+      try {
+        const r = await http(other.url, 'POST', '/proxies', { name: 'half', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}` });
+        await http(other.url, 'POST', '/proxies/half/toxics', { type: 'latency', toxicity: 0.5, attributes: { latency: 500 } });
+        const port = portOf(r.json().listen);
+        // Connect one at a time so connection ids (and so the draws) follow a fixed order.
+        const cs: Client[] = [];
+        for (let i = 0; i < 40; i++) {
+          const c = await open(port);
+          await until('upstream side connected', () => echo.sockets.size >= i + 1);
+          cs.push(c);
+        }
+        const times = await Promise.all(cs.map((c) => roundTrip(c, 'p')));
+        for (const c of cs) c.socket.destroy();
+        await until('echo sockets closed', () => echo.sockets.size === 0);
+        return times.map((t) => (t >= 350 ? 1 : 0));
+      } finally {
+        await other.stop();
+      }
+    };
+    const a = await pattern(11);
+    const b = await pattern(11);
+    const hit = a.reduce((s: number, x) => s + x, 0);
+    expect(hit).toBeGreaterThanOrEqual(10);
+    expect(hit).toBeLessThanOrEqual(30);
+    expect(b).toEqual(a);
+  });
+
   it('no half-close: a client that shuts down its write side gets the whole connection closed', async () => {
     const c = await open(await proxy('hc'));
     await roundTrip(c, 'x');
