@@ -9,5 +9,5 @@ Feature: Configuration Data fault tolerance (seed §2.1)
   Scenario: A corrupted config file is restored from its backup
     When the EA config file is corrupted and the EA restarts
     Then the config is restored from its last-good backup and the user is told
-    And the EA process is restarted and ready within 1 s
+    And the EA is ready again
     And no order was lost or duplicated

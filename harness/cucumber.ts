@@ -23,7 +23,7 @@ export async function runSuite(opts: SuiteOptions): Promise<{ success: boolean }
       format: [],
       worldParameters: { runDir: opts.runDir, seed: opts.seed, timeScale: opts.timeScale, ...(opts.config ? { config: opts.config } : {}) },
       strict: true,
-    },
+    } as Parameters<typeof loadConfiguration>[0] extends { provided?: infer P } ? P : never,
   });
   const names = new Map<string, string>();
   const { success } = await runCucumber(runConfiguration, undefined, (env) => {

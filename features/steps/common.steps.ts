@@ -50,3 +50,8 @@ Then('no trade is orphaned', async function (this: ChaosWorld) {
   this.recordInvariant(r);
   if (r.status === 'fail') throw new Error(`${r.name}: ${r.details}`);
 });
+
+Then('the EA is ready again', async function (this: ChaosWorld) {
+  const f = this.lastFault;
+  await this.requireBed().waitForEvent((e) => e.type === 'runtime.ready', { after: f?.injectedAt ?? 0, timeoutMs: 15_000, what: 'runtime.ready' });
+});

@@ -226,13 +226,13 @@ Then('every order whose outcome was unknown is reconciled with the broker', asyn
 
 When('an order with an invalid volume is submitted', async function (this: ChaosWorld) {
   const bed = this.requireBed();
+  this.memo.set('orderAt', Date.now());
   const res = await fetch(`${bed.runtimeUrl(0)}/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ symbol: 'EURUSD', side: 'buy', volume: 0.0001 }),
   });
   this.memo.set('orderResponse', { status: res.status, body: await res.json().catch(() => null) });
-  this.memo.set('orderAt', Date.now() - 1);
 });
 
 Then('the user is notified at once and the order never reaches the broker', async function (this: ChaosWorld) {
@@ -240,6 +240,8 @@ Then('the user is notified at once and the order never reaches the broker', asyn
   const at = this.memo.get('orderAt') as number;
   const e = await bed.waitForEvent((ev) => ev.type === 'order.state' && (ev.data?.to === 'rejected' || ev.data?.to === 'failed'), { after: at, timeoutMs: 5000, what: 'the invalid order rejected' });
   const id = String(e.data?.clientId);
+  const answer = this.memo.get('orderResponse') as { status: number };
+  if (answer.status < 400) throw new Error(`POST /orders answered ${answer.status} for an invalid volume`);
   const reqs = await bed.getJson<{ request?: { comment?: string } }[]>(bed.brokerAdmin('/ledger/requests'));
   if (reqs.some((r) => r.request?.comment === id)) throw new Error(`order ${id} reached the broker`);
 });

@@ -7,7 +7,7 @@ import { EventBus, type Alert, type Notifier } from '../../core/events.ts';
 import { createLogger, type Logger } from '../../core/log.ts';
 import { waitFor } from '../../core/wait.ts';
 import { FaultClient, resolveToxiproxyUrl } from '../../faultproxy/client.ts';
-import { LocalLab, type Endpoint } from '../../lab/index.ts';
+import { LocalLab, reapStale, type Endpoint } from '../../lab/index.ts';
 import { compiledEntry, RUNTIME_ENTRY } from '../../cli/commands/supervise.ts';
 import { startSupervisor, type Supervisor } from '../../runtime/supervisor/supervisor.ts';
 import { EventCollector, type CollectedEvent } from './event-collector.ts';
@@ -66,8 +66,10 @@ export class Testbed implements AsyncDisposable {
 
   static async start(opts: TestbedOptions): Promise<Testbed> {
     const dir = resolve(opts.dir);
-    // A testbed starts fresh: runtime configs and data of an earlier run in this dir would point at dead ports.
-    rmSync(join(dir, 'runtime'), { recursive: true, force: true });
+    // A testbed starts from nothing: Redis, ClickHouse and runtime data of an earlier run in
+    // this dir would be restored into the new runtime against a new broker's empty ledger.
+    await reapStale(join(dir, 'lab'));
+    rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     const log = opts.logger ?? createLogger('testbed', process.env.EA_CHAOS_LOG_LEVEL ?? 'warn');
     const lab = await LocalLab.start({ dir: join(dir, 'lab'), config: opts.config, proxy: true, simulator: true });
