@@ -7,6 +7,7 @@ import { registerSimulate } from './commands/simulate.ts';
 import { registerSupervise } from './commands/supervise.ts';
 import { registerService } from './commands/service.ts';
 import { registerRuntime } from './commands/runtime.ts';
+import { registerReport } from './commands/report.ts';
 import { addConsumerCommand } from './commands/consumer.ts';
 import { EXIT_USAGE, exitCodeFor, reportError } from './exit.ts';
 
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerSupervise(program);
   registerService(program);
   registerRuntime(program);
+  registerReport(program);
   addConsumerCommand(program.commands.find((c) => c.name() === 'simulate') ?? program.command('simulate').description('run simulators'));
   for (const cmd of program.commands) applyDefaults(cmd);
   return program;

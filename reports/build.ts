@@ -3,7 +3,7 @@ import { runCheckers, type CheckResult } from '../harness/checkers/checkers.ts';
 import type { RunHistory } from '../harness/history/schema.ts';
 import { aggregateComponents, effectiveGoal, sampleWithinGoal, type AggregateOptions, type Scaling } from '../harness/measure/goals.ts';
 import { measureRecoveries } from '../harness/measure/measure.ts';
-import { seedContradictions } from '../harness/measure/contradictions.ts';
+import { seedContradictions, type SeedContradiction } from '../harness/measure/contradictions.ts';
 import { COMPONENT_IDS, COMPONENT_NAMES, type CheckName, type ComponentId } from '../harness/scenario/vocabulary.ts';
 import { REPORT_SCHEMA_ID, type Recovery, type RunReport, type ScenarioResult } from './schema.ts';
 
@@ -22,7 +22,9 @@ export interface BuildOptions {
   createdAt: string;
   histories: readonly RunHistory[];
   /** The run's config (goals and the tunings seed contradictions are derived from). */
-  config: Pick<Config, 'seed' | 'timeScale' | 'goals' | 'trade' | 'tick' | 'clickhouse' | 'process' | 'session'>;
+  config: Pick<Config, 'seed' | 'timeScale' | 'goals'> & Partial<Pick<Config, 'trade' | 'tick' | 'clickhouse' | 'process' | 'session'>>;
+  /** Seed contradictions to report; derived from `config` when it holds every tuning section. */
+  seedContradictions?: SeedContradiction[];
   scaling?: Partial<Record<ComponentId, Scaling>>;
   /** Per scenario name: description, tags and the checkers that apply. */
   scenarios?: Record<string, ScenarioMeta>;
@@ -118,7 +120,7 @@ export function buildRunReport(o: BuildOptions): RunReport {
     goalScaling: COMPONENT_IDS.map((c) => ({ component: c, name: COMPONENT_NAMES[c], ...pick(effectiveGoal(c, agg)) })),
     components,
     scenarios,
-    seedContradictions: seedContradictions(o.config),
+    seedContradictions: o.seedContradictions ?? contradictionsOf(o.config),
     environment: { ...o.environment },
     versions,
   };
@@ -128,4 +130,10 @@ export function buildRunReport(o: BuildOptions): RunReport {
 
 function pick(g: ReturnType<typeof effectiveGoal>) {
   return { scaling: g.scaling, factor: g.factor, seedGoalMs: g.seedGoalMs, goalMs: g.goalMs };
+}
+
+function contradictionsOf(c: BuildOptions['config']): SeedContradiction[] {
+  const { trade, tick, clickhouse, process, session, goals } = c;
+  if (!trade || !tick || !clickhouse || !process || !session) return [];
+  return seedContradictions({ trade, tick, clickhouse, process, session, goals });
 }
