@@ -34,7 +34,7 @@ export interface TickStreamerOptions {
   epoch?: number;
   /** Largest history answer; bigger requests get `E_RANGE_TOO_LARGE`. */
   maxHistoryTicks?: number;
-  /** TCP is declared dead after this long without an ack (default 20 heartbeats, at least 200 ms). */
+  /** TCP is declared dead after this long without an ack (default 100 heartbeats, at least 1 s). */
   tcpTimeoutMs?: number;
   /** How long UDP must be acked without a miss before ticks go back to it (default 10 heartbeats). */
   udpRecoveryMs?: number;
@@ -102,7 +102,8 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
   const cfg = applyTimeScale(opts.config);
   const H = Math.max(1, cfg.tick.heartbeatIntervalMs);
   const deadAfterMs = H * cfg.tick.missedHeartbeats;
-  const tcpTimeoutMs = opts.tcpTimeoutMs ?? Math.max(200, H * 20);
+  // TCP is the fallback, so its dead-path timeout can be lenient: an event-loop stall must not take both paths down.
+  const tcpTimeoutMs = opts.tcpTimeoutMs ?? Math.max(1000, H * 100);
   const udpRecoveryMs = opts.udpRecoveryMs ?? H * 10;
   const maxHistory = opts.maxHistoryTicks ?? 100_000;
   const retentionMs = cfg.tick.historyRetentionMs;

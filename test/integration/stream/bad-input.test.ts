@@ -68,7 +68,8 @@ describe('bad input on the tick stream', () => {
     for (let i = 101; i <= 200; i++) streamer.publish(tick(i));
     await waitFor(() => (consumer.tracker.highest(streamer.epoch) === 200 && consumer.missingCount() === 0) || undefined, { what: 'all 200', timeoutMs: 5000 });
     for (let s = 1; s <= 200; s++) expect(consumer.tracker.has(streamer.epoch, s)).toBe(true);
-    expect(streamer.status().mode).toBe('udp');
+    // Garbage never takes the UDP path down (a load-induced false switch returns to UDP on its own).
+    await waitFor(() => (streamer.status().mode === 'udp' ? true : undefined), { what: 'on UDP', timeoutMs: 5000 });
   });
 
   it('answers bad history ranges with an error end marker, never a crash', async () => {
