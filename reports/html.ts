@@ -69,8 +69,8 @@ export function componentChart(c: Component): string {
     parts.push(`<text x="${x(t).toFixed(1)}" y="${base + 42}" font-size="10" text-anchor="middle" fill="#57606a">${h(fmtMs(t))}</text>`);
   }
   parts.push(`<line x1="${L}" y1="${base + 26}" x2="${W - R}" y2="${base + 26}" stroke="#57606a"/>`);
-  parts.push(`<line x1="${x(c.goalMs).toFixed(1)}" y1="${top - 6}" x2="${x(c.goalMs).toFixed(1)}" y2="${base + 26}" stroke="#cf222e" stroke-width="2" stroke-dasharray="6 3"/>`);
-  parts.push(`<text x="${(x(c.goalMs) + 4).toFixed(1)}" y="${top + 4}" font-size="11" fill="#cf222e">goal ${h(fmtMs(c.goalMs))}</text>`);
+  parts.push(`<line x1="${x(c.goalMs).toFixed(1)}" y1="${top - 18}" x2="${x(c.goalMs).toFixed(1)}" y2="${base + 26}" stroke="#cf222e" stroke-width="2" stroke-dasharray="6 3"/>`);
+  parts.push(`<text x="${(x(c.goalMs) + 4).toFixed(1)}" y="${top - 8}" font-size="11" fill="#cf222e">goal ${h(fmtMs(c.goalMs))}</text>`);
   if (c.p99Ms !== null) {
     parts.push(`<line x1="${x(c.p99Ms).toFixed(1)}" y1="${top}" x2="${x(c.p99Ms).toFixed(1)}" y2="${base}" stroke="#24292f" stroke-width="1.5" stroke-dasharray="2 2"/>`);
     parts.push(`<text x="${(x(c.p99Ms) - 4).toFixed(1)}" y="${top + 16}" font-size="11" text-anchor="end" fill="#24292f">p99 ${h(fmtMs(c.p99Ms))}</text>`);
