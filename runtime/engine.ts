@@ -20,7 +20,9 @@ import { dealRow, orderRow, positionRow, type DealRecord, type DealRow, type Ord
  *             `failed_syncs` and retried every 30 s up to 5 times;
  *   unknown → never resent: the broker's deals are queried by comment+magic;
  *   fatal   → rejected, and the user is notified at once.
- * Every intent is committed to DuckDB before it is sent.
+ * Every intent is committed to DuckDB before it is sent. Outcomes are written
+ * without waiting for that commit: if the process dies first, the order is
+ * found `persisted` at restart and resolved from the broker's records.
  */
 
 /** Something that wants every stored change (Redis RTS, ClickHouse sync). */
@@ -137,13 +139,13 @@ export class OrderEngine {
   }
 
   /** Store an order change: DuckDB (awaited when `durable`), then the mirrors. */
-  private save(o: OrderRecord, durable: boolean): Promise<void> {
+  private save(o: OrderRecord, durable: boolean, mirror = true): Promise<void> {
     this.orders.set(o.clientId, o);
     const rev = this.nextRev();
     this.rowRev.set(o.clientId, rev);
     const row = orderRow(o, rev);
     const p = this.o.duck.putOrder(row);
-    for (const m of this.o.mirrors) m.putOrder(row);
+    if (mirror) for (const m of this.o.mirrors) m.putOrder(row);
     if (durable) return p;
     p.catch((e: unknown) => this.o.log.error({ err: (e as Error).message, clientId: o.clientId }, 'duckdb: order write failed'));
     return Promise.resolve();
@@ -151,7 +153,8 @@ export class OrderEngine {
 
   private transition(o: OrderRecord, e: OrderEvent, durable: boolean): { o: OrderRecord; saved: Promise<void> } {
     const n = applyEvent(o, e, this.o.clock.now());
-    const saved = this.save(n, durable);
+    // `submitted` lasts one broker round trip: Redis and ClickHouse get the outcome instead.
+    const saved = this.save(n, durable, e.type !== 'send');
     if (n.state !== o.state) {
       this.o.events.emit('trade', 'order.state', {
         clientId: n.clientId,
@@ -334,10 +337,11 @@ export class OrderEngine {
     }
   }
 
-  private async priceFor(o: OrderRecord, requote?: { bid: number; ask: number }): Promise<number> {
-    const q = requote ?? this.o.quote?.(o.symbol) ?? (await this.o.broker.tick(o.symbol).catch(() => null)) ?? undefined;
+  /** The price to send: the requested one, else a fresh quote (the answer's bid/ask after a requote). */
+  private async priceFor(o: OrderRecord, requote?: { bid: number; ask: number }): Promise<number | undefined> {
     if (o.price != null && !requote) return o.price;
-    if (!q) return o.price ?? 0;
+    const q = requote ?? this.o.quote?.(o.symbol) ?? (await this.o.broker.tick(o.symbol).catch(() => null)) ?? undefined;
+    if (!q || !(q.bid > 0) || !(q.ask > 0)) return undefined;
     return o.side === 'buy' ? q.ask : q.bid;
   }
 
@@ -364,6 +368,12 @@ export class OrderEngine {
       let o = this.orders.get(clientId)!;
       if (isTerminal(o.state) || o.state === 'unknown') return;
       const price = await this.priceFor(o, requote);
+      if (price === undefined) {
+        // No quote yet (feed and broker silent): nothing can be sent; back off like 10021 off quotes.
+        this.o.events.emit('trade', 'order.no_quote', { clientId, symbol: o.symbol });
+        onAnswer(o);
+        throw new Transient('no quote');
+      }
       o = this.transition(o, { type: 'send', price }, false).o;
       if (t0 !== undefined && o.sends === 1) this.sendLatency.push(this.o.clock.monotonic() - t0);
       let r: MqlTradeResult;
@@ -371,19 +381,19 @@ export class OrderEngine {
         r = await this.o.broker.orderSend(this.request(o, price), this.o.orderTimeoutMs);
       } catch (e) {
         if (e instanceof BrokerConnectionError && !e.delivered) {
-          o = this.transition(o, { type: 'refused', retcode: RETCODE.DISCONNECTED_BEFORE_TRADE, error: e.message }, true).o;
+          o = this.transition(o, { type: 'refused', retcode: RETCODE.DISCONNECTED_BEFORE_TRADE, error: e.message }, false).o;
           onAnswer(o);
           throw new Transient(e.message);
         }
         if (e instanceof BrokerProtocolError) {
-          o = this.transition(o, { type: 'fatal', retcode: RETCODE.INVALID, error: e.message }, true).o;
+          o = this.transition(o, { type: 'fatal', retcode: RETCODE.INVALID, error: e.message }, false).o;
           onAnswer(o);
           await this.alertFatal(o, RETCODE.INVALID, e.message, 'order.fatal');
           return;
         }
         // Timeout, or connection lost after the request left: outcome unknown.
         const code = e instanceof BrokerTimeoutError ? RETCODE.TIMEOUT : RETCODE.DISCONNECTED_DURING_TRADE;
-        o = this.transition(o, { type: 'lost', retcode: code, error: (e as Error).message }, true).o;
+        o = this.transition(o, { type: 'lost', retcode: code, error: (e as Error).message }, false).o;
         onAnswer(o);
         await this.resolveAndMaybeResend(clientId);
         return;
@@ -393,14 +403,14 @@ export class OrderEngine {
         o = this.transition(
           o,
           { type: cls === 'ok' ? 'filled' : 'partial', retcode: r.retcode, order: r.order, deal: r.deal, volume: r.volume, price: r.price },
-          true,
+          false,
         ).o;
         if (r.deal) this.saveDeal({ deal: r.deal, clientId, order: r.order, symbol: o.symbol, side: o.side, volume: r.volume, price: r.price, magic: o.magic, timeMsc: this.o.clock.now(), positionId: 0 });
         onAnswer(o);
         return;
       }
       if (cls === 'price') {
-        o = this.transition(o, { type: 'refused', retcode: r.retcode, error: r.comment }, true).o;
+        o = this.transition(o, { type: 'refused', retcode: r.retcode, error: r.comment }, false).o;
         if (requotes < this.o.maxRequotes) {
           requote = { bid: r.bid, ask: r.ask };
           continue;
@@ -409,17 +419,17 @@ export class OrderEngine {
         throw new Transient(`requoted ${requotes + 1} times`);
       }
       if (cls === 'backoff' || cls === 'wait') {
-        o = this.transition(o, { type: 'refused', retcode: r.retcode, error: r.comment }, true).o;
+        o = this.transition(o, { type: 'refused', retcode: r.retcode, error: r.comment }, false).o;
         onAnswer(o);
         throw new Transient(r.comment);
       }
       if (cls === 'unknown') {
-        o = this.transition(o, { type: 'lost', retcode: r.retcode, error: r.comment }, true).o;
+        o = this.transition(o, { type: 'lost', retcode: r.retcode, error: r.comment }, false).o;
         onAnswer(o);
         await this.resolveAndMaybeResend(clientId);
         return;
       }
-      o = this.transition(o, { type: 'fatal', retcode: r.retcode, error: r.comment }, true).o;
+      o = this.transition(o, { type: 'fatal', retcode: r.retcode, error: r.comment }, false).o;
       onAnswer(o);
       await this.alertFatal(o, r.retcode, r.comment, 'order.fatal');
       return;
@@ -571,7 +581,7 @@ export class OrderEngine {
       // Only ids this instance generated: other instances may share the magic.
       if (!known && d.comment.startsWith(`${this.ids.tag}.`)) {
         const side: Side = d.type === 0 ? 'buy' : 'sell';
-        let rec = newOrder({ clientId: d.comment, magic, symbol: d.symbol, side, volume: d.volume, price: d.price }, this.o.clock.now());
+        let rec = newOrder({ clientId: d.comment, magic, symbol: d.symbol, side, volume: d.volume, price: null }, this.o.clock.now());
         rec = { ...rec, state: 'reconciled', sends: 1, brokerOrder: d.order, deal: d.ticket, filledVolume: d.volume, fillPrice: d.price, retcode: RETCODE.DONE };
         await this.save(rec, true);
         this.o.events.emit('trade', 'reconcile.order_adopted', { clientId: d.comment, deal: d.ticket });

@@ -34,8 +34,10 @@ export interface OrderRecord {
   symbol: string;
   side: Side;
   volume: number;
-  /** Requested price; null lets the engine take the current quote. */
+  /** Requested price; null lets the engine take the current quote at each send. */
   price: number | null;
+  /** Price of the last send. */
+  sentPrice: number | null;
   deviation: number;
   sl: number;
   tp: number;
@@ -128,7 +130,7 @@ export function applyEvent(o: OrderRecord, e: OrderEvent, now: number): OrderRec
     case 'send':
       n.state = 'submitted';
       n.sends = o.sends + 1;
-      n.price = e.price;
+      n.sentPrice = e.price;
       break;
     case 'filled':
     case 'partial':
@@ -203,6 +205,7 @@ export function newOrder(o: NewOrder, now: number): OrderRecord {
     side: o.side,
     volume: o.volume,
     price: o.price ?? null,
+    sentPrice: null,
     deviation: o.deviation ?? 20,
     sl: o.sl ?? 0,
     tp: o.tp ?? 0,

@@ -227,6 +227,15 @@ export class DuckStore implements AsyncDisposable {
       } else meta.set(w.k, w.v);
     }
     const c = this.connection;
+    // The common case (order rows only, one statement) is one autocommit statement: one round trip instead of three.
+    if (deals.size === 0 && positions.size === 0 && failed.size === 0 && deleteFailed.size === 0 && meta.size === 0 && orders.size * 5 <= 2000) {
+      try {
+        await insertMany(c, 'orders', 5, [...orders.values()].map((r) => [r.clientId, r.state, r.rev, r.updatedAt, r.data]));
+        return;
+      } catch (e) {
+        throw new EaChaosError('E_DUCKDB_WRITE', `DuckDB write failed: ${(e as Error).message}`, { cause: e });
+      }
+    }
     await c.run('BEGIN TRANSACTION');
     try {
       await insertMany(c, 'orders', 5, [...orders.values()].map((r) => [r.clientId, r.state, r.rev, r.updatedAt, r.data]));

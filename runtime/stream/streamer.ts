@@ -38,6 +38,8 @@ export interface TickStreamerOptions {
   tcpTimeoutMs?: number;
   /** How long UDP must be acked without a miss before ticks go back to it (default 10 heartbeats). */
   udpRecoveryMs?: number;
+  /** How long UDP may go unacked before its very first ack (default 10x the dead-path time, at least 500 ms). */
+  startupGraceMs?: number;
   /** Ticks published in one event-loop turn are packed into datagrams of at most this many bytes (default 1400: one Ethernet MTU). */
   udpBatchBytes?: number;
   /** UDP socket send buffer. */
@@ -105,6 +107,7 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
   // TCP is the fallback, so its dead-path timeout can be lenient: an event-loop stall must not take both paths down.
   const tcpTimeoutMs = opts.tcpTimeoutMs ?? Math.max(1000, H * 100);
   const udpRecoveryMs = opts.udpRecoveryMs ?? H * 10;
+  const startupGraceMs = opts.startupGraceMs ?? Math.max(500, deadAfterMs * 10);
   const maxHistory = opts.maxHistoryTicks ?? 100_000;
   const retentionMs = cfg.tick.historyRetentionMs;
   const random = opts.random.fork('tick-streamer');
@@ -334,7 +337,10 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
       }
     }
     const ackAge = now - lastUdpAckAt;
-    if (udpHealthy && ackAge > deadAfterMs) {
+    // Before the first ack ever arrives (start-up, a consumer still binding, a slow first JIT), give the
+    // path a longer grace: declaring it dead there only produces a stopped-stream alert for nothing.
+    const deadAfter = lastAckedPing === 0 ? startupGraceMs : deadAfterMs;
+    if (udpHealthy && ackAge > deadAfter) {
       udpHealthy = false;
       emit('tick.udp_down', { ackAgeMs: ackAge, missedHeartbeats: cfg.tick.missedHeartbeats });
       recompute('udp_heartbeats_missed');

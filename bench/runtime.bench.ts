@@ -1,0 +1,292 @@
+/**
+ * Issue 5 targets for the reference runtime:
+ *  - healthy: ≥ 1,000 orders/s end to end (intent → broker → DuckDB, Redis and
+ *    ClickHouse all caught up), p99 ≤ 5 ms from intent to broker send;
+ *  - recovery from each fault's end: trade execution p99 after the broker is
+ *    back, ClickHouse backlog drained after it is back, DuckDB restored and
+ *    ready after a kill -9;
+ *  - DuckDB backup: the cost of one 500 ms cycle with 100,000 orders stored.
+ *
+ *   npm run bench:runtime [-- --orders 5000 --concurrency 64 --backup-rows 100000]
+ *
+ * Policies run at timeScale 1 (the seed's real 1-2-4-8-16 s backoff and 5 s
+ * ClickHouse retries): the recovery figures show what the health probes buy.
+ */
+import { spawn } from 'node:child_process';
+import { connect } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { silentLogger } from '../core/log.ts';
+import { EventBus } from '../core/events.ts';
+import { systemClock } from '../core/clock.ts';
+import { waitFor } from '../core/wait.ts';
+import { LocalLab } from '../lab/index.ts';
+import { startRuntime } from '../runtime/main.ts';
+import { newOrder } from '../runtime/order-state.ts';
+import { orderRow } from '../runtime/store/rows.ts';
+import { DuckStore } from '../runtime/store/duckdb.ts';
+import { fmt, summary } from './stats.ts';
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+}
+const ORDERS = arg('orders', 5000);
+const CONCURRENCY = arg('concurrency', 64);
+const BACKUP_ROWS = arg('backup-rows', 100_000);
+const ROOT = new URL('../', import.meta.url).pathname;
+const out: Record<string, unknown> = {};
+const tmp = mkdtempSync(join(tmpdir(), 'ea-rt-bench-'));
+
+function duckOpts(path: string) {
+  return {
+    path,
+    clock: systemClock,
+    events: new EventBus(systemClock),
+    log: silentLogger,
+    walLimitBytes: 256 * 1024 * 1024,
+    backupIntervalMs: 500,
+    lockRetryMs: 20,
+    lockMaxAttempts: 100,
+  };
+}
+
+async function benchBackup(): Promise<void> {
+  const path = join(tmp, 'backup', 'b.duckdb');
+  const store = await DuckStore.open(duckOpts(path));
+  const now = Date.now();
+  const rows = Array.from({ length: BACKUP_ROWS }, (_, i) =>
+    orderRow({ ...newOrder({ clientId: `bench.${i.toString(36)}`, magic: 1, symbol: 'EURUSD', side: 'buy', volume: 0.01 }, now), state: 'filled' }, i + 1),
+  );
+  await Promise.all(rows.map((r) => store.putOrder(r)));
+  const full = await store.backupOnce();
+  // A steady 500 ms cycle at 1,000 orders/s changes ~500 orders (x4 transitions, same rows).
+  const changed = rows.slice(0, 500).map((r, i) => ({ ...r, rev: BACKUP_ROWS + i + 1 }));
+  await Promise.all(changed.map((r) => store.putOrder(r)));
+  const cycles: number[] = [];
+  for (let k = 0; k < 10; k++) {
+    const more = rows.slice(500 * (k + 1), 500 * (k + 2)).map((r, i) => ({ ...r, rev: BACKUP_ROWS * 2 + k * 500 + i }));
+    await Promise.all(more.map((r) => store.putOrder(r)));
+    cycles.push((await store.backupOnce()).ms);
+  }
+  const idle = await store.backupOnce();
+  await store.stop();
+  const s = summary(cycles);
+  out.duckdbBackup = { storedOrders: BACKUP_ROWS, firstFullCopyMs: +fmt(full.ms, 1), cycle500ChangedP50Ms: +fmt(s.p50, 1), cycle500ChangedMaxMs: +fmt(s.max, 1), idleCycleMs: +fmt(idle.ms, 1) };
+  console.error(`duckdb backup: full copy of ${BACKUP_ROWS} orders ${fmt(full.ms, 1)} ms; 500-changed cycle p50 ${fmt(s.p50, 1)} ms max ${fmt(s.max, 1)} ms; idle ${fmt(idle.ms, 1)} ms`);
+}
+
+/** kill -9 a process that holds a DuckDB file with `n` orders written since the last checkpoint, then time the reopen. */
+async function benchDuckRestart(n: number): Promise<void> {
+  const path = join(tmp, `restart-${n}`, 'r.duckdb');
+  const script = `
+    import { DuckStore } from ${JSON.stringify(join(ROOT, 'runtime/store/duckdb.ts'))};
+    import { EventBus } from ${JSON.stringify(join(ROOT, 'core/events.ts'))};
+    import { systemClock } from ${JSON.stringify(join(ROOT, 'core/clock.ts'))};
+    import { silentLogger } from ${JSON.stringify(join(ROOT, 'core/log.ts'))};
+    const s = await DuckStore.open({ path: ${JSON.stringify(path)}, clock: systemClock, events: new EventBus(systemClock), log: silentLogger, walLimitBytes: 268435456, backupIntervalMs: 500, lockRetryMs: 20, lockMaxAttempts: 10 });
+    await s.backupOnce();
+    const ps = [];
+    for (let i = 0; i < ${n}; i++) ps.push(s.putOrder({ clientId: 'k.' + i, state: 'filled', rev: i + 1, updatedAt: Date.now(), data: JSON.stringify({ clientId: 'k.' + i, state: 'filled', pad: 'x'.repeat(200) }) }));
+    await Promise.all(ps);
+    process.kill(process.pid, 'SIGKILL');
+  `;
+  await new Promise<void>((resolve) => {
+    const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: 'ignore' });
+    c.on('exit', () => resolve());
+  });
+  const t0 = performance.now();
+  const store = await DuckStore.open(duckOpts(path));
+  const orders = (await store.loadOrders()).length;
+  const ms = performance.now() - t0;
+  await store.stop();
+  (out.duckdbRestart ??= [] as unknown[]) && (out.duckdbRestart as unknown[]).push({ ordersInWal: n, reopenAndLoadMs: +fmt(ms, 1), ordersRecovered: orders });
+  console.error(`duckdb kill -9 → reopened and loaded ${orders} orders (${n} in the WAL) in ${fmt(ms, 1)} ms`);
+}
+
+/** The simulated broker and feed in their own process, as in a real deployment (and off the runtime's event loop). */
+async function startSimulatorProcess(): Promise<{ broker: { host: string; port: number; admin: string }; feed: { host: string; port: number }; stop: () => Promise<void> }> {
+  const script = `
+    import { startBroker, startFeed } from ${JSON.stringify(join(ROOT, 'simulator/index.ts'))};
+    const feed = await startFeed({ seed: 1, port: 0, ticksPerSecond: 50 });
+    const broker = await startBroker({ seed: 1, port: 0, adminPort: 0, feed, marginMode: 'netting', balance: 1e12 });
+    process.stdout.write(JSON.stringify({ broker: broker.endpoint, feed: feed.endpoint }) + '\\n');
+    process.on('SIGTERM', async () => { await broker.stop(); await feed.stop(); process.exit(0); });
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise<string>((resolve, reject) => {
+    let buf = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      buf += c.toString();
+      const i = buf.indexOf('\n');
+      if (i >= 0) resolve(buf.slice(0, i));
+    });
+    child.on('exit', (code) => reject(new Error(`simulator exited ${code}`)));
+  });
+  const eps = JSON.parse(line) as { broker: { host: string; port: number; admin: string }; feed: { host: string; port: number } };
+  return {
+    ...eps,
+    stop: () =>
+      new Promise<void>((r) => {
+        if (child.exitCode !== null) return r();
+        child.once('exit', () => r());
+        child.kill('SIGTERM');
+      }),
+  };
+}
+
+async function benchRuntime(): Promise<void> {
+  const lab = await LocalLab.start({ dir: join(tmp, 'lab') });
+  const sim = await startSimulatorProcess();
+  const broker = sim.broker;
+  const feed = sim.feed;
+  const rt = await startRuntime({
+    config: {
+      seed: 1,
+      timeScale: 1,
+      clickhouse: { database: 'ea_rt_bench' },
+      redis: { masterName: lab.info.sentinelMasterName },
+      runtime: {
+        instanceId: 'bench',
+        magic: 777,
+        dataDir: join(tmp, 'rt'),
+        broker: { host: broker.host, port: broker.port },
+        feed,
+        redis: { sentinels: lab.info.sentinels },
+        clickhouse: { url: lab.info.clickhouse.url },
+      },
+    },
+    logger: silentLogger,
+  });
+  try {
+    await waitFor(() => rt.isReady() || undefined, { what: 'runtime ready', timeoutMs: 20_000 });
+    const submitMany = async (n: number, c: number) => {
+      let next = 0;
+      const worker = async () => {
+        while (next < n) {
+          const i = next++;
+          await rt.engine.submit({ symbol: 'EURUSD', side: i % 2 ? 'sell' : 'buy', volume: 0.01, deviation: 1_000_000 });
+        }
+      };
+      await Promise.all(Array.from({ length: c }, worker));
+    };
+    const storesCaughtUp = () => rt.redis!.backlog === 0 && rt.clickhouse!.backlog().pending === 0 && rt.clickhouse!.backlog().parkedBatches === 0;
+    await submitMany(500, CONCURRENCY); // warm-up
+    await waitFor(() => storesCaughtUp() || undefined, { what: 'warm-up synced', timeoutMs: 20_000 });
+    // 1. Closed loop: as fast as CONCURRENCY outstanding orders go.
+    rt.engine.sendLatency.length = 0;
+    const t0 = performance.now();
+    await submitMany(ORDERS, CONCURRENCY);
+    const filledAt = performance.now();
+    await waitFor(() => storesCaughtUp() || undefined, { what: 'stores caught up', timeoutMs: 30_000, intervalMs: 1 });
+    await rt.clickhouse!.flushed();
+    const doneAt = performance.now();
+    const closed = summary(rt.engine.sendLatency);
+    // 2. Open loop at the target rate: 1,000 orders/s for 3 s, 10 every 10 ms.
+    rt.engine.sendLatency.length = 0;
+    const paced: Promise<unknown>[] = [];
+    const p0 = performance.now();
+    for (let tick = 0; tick < 300; tick++) {
+      for (let k = 0; k < 10; k++) paced.push(rt.engine.submit({ symbol: 'EURUSD', side: k % 2 ? 'sell' : 'buy', volume: 0.01, deviation: 1_000_000 }));
+      const due = p0 + (tick + 1) * 10;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+    }
+    await Promise.all(paced);
+    await waitFor(() => storesCaughtUp() || undefined, { what: 'stores caught up (paced)', timeoutMs: 30_000, intervalMs: 1 });
+    await rt.clickhouse!.flushed();
+    const pacedDone = performance.now();
+    const open = summary(rt.engine.sendLatency);
+    out.healthy = {
+      closedLoop: {
+        orders: ORDERS,
+        concurrency: CONCURRENCY,
+        ordersPerSecEndToEnd: Math.round(ORDERS / ((doneAt - t0) / 1000)),
+        ordersPerSecFilled: Math.round(ORDERS / ((filledAt - t0) / 1000)),
+        intentToSendMs: { p50: +fmt(closed.p50, 2), p99: +fmt(closed.p99, 2) },
+      },
+      paced1000PerSec: {
+        orders: 3000,
+        ordersPerSecEndToEnd: Math.round(3000 / ((pacedDone - p0) / 1000)),
+        intentToSendMs: { p50: +fmt(open.p50, 2), p95: +fmt(open.p95, 2), p99: +fmt(open.p99, 2), max: +fmt(open.max, 2) },
+      },
+      states: rt.engine.counts(),
+    };
+    console.error(
+      `healthy closed loop: ${fmt(ORDERS / ((doneAt - t0) / 1000))} orders/s end to end (all stores), intent→send p99 ${fmt(closed.p99, 2)} ms at ${CONCURRENCY} outstanding`,
+    );
+    console.error(`healthy paced 1000/s: ${fmt(3000 / ((pacedDone - p0) / 1000))} orders/s end to end; intent→send p50 ${fmt(open.p50, 2)} ms p99 ${fmt(open.p99, 2)} ms`);
+
+    // Broker outage: orders submitted while it is down wait in the 1-2-4-8-16 s backoff; time from "broker back" to each fill.
+    {
+      const restarting = fetch(`${broker.admin}/restart?downMs=1500`, { method: 'POST' });
+      const reachable = () =>
+        new Promise<boolean>((r) => {
+          const sock = connect({ host: broker.host, port: broker.port });
+          sock.once('connect', () => {
+            sock.destroy();
+            r(true);
+          });
+          sock.once('error', () => r(false));
+        });
+      await waitFor(async () => ((await reachable()) ? undefined : true), { what: 'broker down', timeoutMs: 2000, intervalMs: 1 });
+      const pending: Promise<unknown>[] = [];
+      const ids: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        pending.push(rt.engine.submit({ symbol: 'EURUSD', side: i % 2 ? 'sell' : 'buy', volume: 0.01, deviation: 1_000_000 }).then((o) => ids.push(o.clientId)));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await Promise.all(pending);
+      // "Broker back" = the first moment a TCP connect succeeds again.
+      await waitFor(async () => ((await reachable()) ? true : undefined), { what: 'broker back', timeoutMs: 5000, intervalMs: 1 });
+      const back = performance.now();
+      await restarting;
+      const filledAt = new Map<string, number>();
+      const unsub = rt.events.subscribe((e) => {
+        if (e.type === 'order.state' && (e.data?.to === 'filled' || e.data?.to === 'reconciled')) filledAt.set(String(e.data.clientId), performance.now());
+      });
+      await waitFor(() => ids.every((id) => ['filled', 'reconciled'].includes(rt.engine.orders.get(id)!.state)) || undefined, { what: 'orders after broker back', timeoutMs: 30_000, intervalMs: 1 });
+      unsub();
+      const rec = summary(ids.map((id) => (filledAt.get(id) ?? back) - back));
+      out.brokerRecovery = { orders: ids.length, downMs: 1500, afterBackMs: { p50: +fmt(rec.p50, 1), p99: +fmt(rec.p99, 1), max: +fmt(rec.max, 1) } };
+      console.error(`broker back → orders confirmed: p50 ${fmt(rec.p50, 1)} ms p99 ${fmt(rec.p99, 1)} ms (${ids.length} orders waiting in backoff)`);
+    }
+
+    // ClickHouse outage: stream for 2 s with it down, then time from "server ready" to "backlog drained".
+    {
+      await lab.kill('clickhouse');
+      const until = performance.now() + 2000;
+      while (performance.now() < until) {
+        await rt.engine.submit({ symbol: 'EURUSD', side: 'buy', volume: 0.01, deviation: 1_000_000 });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const backlog = rt.clickhouse!.backlog();
+      await lab.start('clickhouse');
+      const back = performance.now();
+      await waitFor(() => (rt.clickhouse!.backlog().pending === 0 && rt.clickhouse!.backlog().parkedBatches === 0 && rt.clickhouse!.status === 'up') || undefined, {
+        what: 'clickhouse backlog drained',
+        timeoutMs: 30_000,
+        intervalMs: 1,
+      });
+      await rt.clickhouse!.flushed();
+      const ms = performance.now() - back;
+      out.clickhouseRecovery = { outageMs: 2000, backlogAtRestart: backlog, drainedAfterReadyMs: +fmt(ms, 1) };
+      console.error(`clickhouse ready → backlog drained in ${fmt(ms, 1)} ms (backlog ${JSON.stringify(backlog)})`);
+    }
+  } finally {
+    await rt.stop();
+    await sim.stop();
+    await lab.stop({ clean: true });
+  }
+}
+
+try {
+  await benchBackup();
+  await benchDuckRestart(1000);
+  await benchDuckRestart(20_000);
+  await benchRuntime();
+  out.machine = { cores: 2, node: process.version };
+  process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
