@@ -6,3 +6,4 @@ export { renderSummary, type SummaryOptions } from './summary.ts';
 export { evaluateGate, loadGoalsFile, parseGoalsFile, type GateResult, type GateSettings, type GoalOverrides } from './gate.ts';
 export { writeRunReport, renderRunFiles, readRunReport, makeRunId, type WrittenReport } from './write.ts';
 export { RunReportSchema, REPORT_SCHEMA_ID, type RunReport, type ScenarioResult, type Recovery } from './schema.ts';
+export { collectEnvironment } from './environment.ts';
