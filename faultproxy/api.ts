@@ -23,6 +23,8 @@ interface Reply {
 interface Route {
   pattern: RegExp;
   methods: Record<string, Handler>;
+  /** Populate's errors also carry `"proxies"`. */
+  populate?: boolean;
 }
 
 const SEGMENT = '([^/]+)';
@@ -90,9 +92,12 @@ export function createApiHandler(opts: ApiOptions): (req: IncomingMessage, res: 
       GET: () => ({ status: 200, json: c.list() }),
       POST: async (_p, body) => ({ status: 201, json: (await c.create(body())).toJson() }),
     }),
-    route('/populate', {
-      POST: async (_p, body) => ({ status: 201, json: { proxies: await c.populate(body()) } }),
-    }),
+    {
+      ...route('/populate', {
+        POST: async (_p, body) => ({ status: 201, json: { proxies: await c.populate(body()) } }),
+      }),
+      populate: true,
+    },
     route('/reset', {
       POST: async () => {
         await c.reset();
@@ -207,8 +212,7 @@ export function createApiHandler(opts: ApiOptions): (req: IncomingMessage, res: 
           }
           if (e instanceof PopulateError) return sendError(res, e, { proxies: e.proxies });
           if (e instanceof ApiError) {
-            const extra = match.route.pattern.source.includes('populate') ? { proxies: null } : undefined;
-            return sendError(res, e, extra);
+            return sendError(res, e, match.route.populate ? { proxies: null } : undefined);
           }
           opts.logger.error({ err: e }, 'fault proxy API handler failed');
           sendError(res, new ApiError(500, e instanceof Error ? e.message : String(e)));
