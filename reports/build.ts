@@ -102,7 +102,7 @@ export function buildRunReport(o: BuildOptions): RunReport {
     if (meta.description !== undefined) res.description = meta.description;
     if (meta.tags !== undefined) res.tags = meta.tags;
     const file = o.historyFiles?.[i];
-    if (file !== undefined) res.history = file;
+    if (file) res.history = file;
     res.status = scenarioStatus(res);
     return res;
   });

@@ -91,7 +91,10 @@ export function measureRecoveries(history: RunHistory): RecoverySample[] {
       if (hit.size === 0) {
         const first = candidates[0];
         if (first) samples.push({ ...base, referenceAt: ref, recoveredAt: first.ts, ms: first.ts - ref, status: 'recovered', event: first.type });
-        else if (f.reference === 'injection') samples.push({ ...base, referenceAt: ref, recoveredAt: null, ms: null, status: 'unrecovered' });
+        // Silence is a failure only for the fault's primary (first-listed) component of a
+        // ride-through fault: a UDP path that died unnoticed is a bug, a session that never
+        // felt a quick failover is not.
+        else if (f.reference === 'injection' && f.components[0] === c) samples.push({ ...base, referenceAt: ref, recoveredAt: null, ms: null, status: 'unrecovered' });
         else samples.push({ ...base, referenceAt: ref, recoveredAt: null, ms: null, status: 'unaffected' });
         continue;
       }

@@ -109,3 +109,11 @@ describe('seedContradictions', () => {
     expect(note.resolution).toMatch(/drains failed_syncs at once/);
   });
 });
+
+describe('secondary components', () => {
+  it('a session that never felt a master kill is unaffected, while the silent primary is unrecovered', () => {
+    const h = history({ faults: [{ at: '1s', kind: 'process.kill', target: 'redis-master' }], events: [] });
+    const s = measureRecoveries(h);
+    expect(s.map((x) => `${x.component}:${x.status}`)).toEqual(['redis:unrecovered', 'session:unaffected']);
+  });
+});
