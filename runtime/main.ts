@@ -185,6 +185,13 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
         sessionMaxAttempts: cfg.session.maxRecoveryAttempts,
         heartbeatMs: rc.heartbeatMs,
         snapshot: async () => engine.snapshot(),
+        onFallback: () => {
+          // DuckDB stays the local truth; ClickHouse is the shared state to read while Redis is gone.
+          void ch?.readOrders().then(async (rows) => {
+            const merged = rows ? await engine.mergeOrders(rows) : 0;
+            events.emit('redis', 'state.read_from_clickhouse', { ok: rows !== undefined, orders: rows?.length ?? 0, merged });
+          });
+        },
       });
       mirrors.push(redis);
     }

@@ -40,6 +40,8 @@ export interface RedisStateOptions {
   sessionReconnectMs: number;
   sessionMaxAttempts: number;
   heartbeatMs: number;
+  /** Called once when the fallback engages (seed §3.1 step 5: read state from ClickHouse). */
+  onFallback?: () => void;
   /** Full state to rewrite after an outage (from DuckDB). */
   snapshot: () => Promise<{ orders: OrderRow[]; positions: PositionRow[] }>;
 }
@@ -241,6 +243,7 @@ export class RedisState implements AsyncDisposable {
       this.status = 'fallback';
       this.o.events.emit('redis', 'redis.fallback_engaged', { source: 'clickhouse', attempts: this.failures });
       this.o.log.error({ attempts: this.failures }, 'redis: fallback engaged, reading shared state from ClickHouse');
+      this.o.onFallback?.();
     }
     this.needsResync = true;
     this.retryTimer?.cancel();
