@@ -215,11 +215,13 @@ export class Nemesis {
    * then the process is killed and the supervisor restarts it into recovery.
    */
   private async corrupt(spec: FaultSpec): Promise<ActiveFault> {
-    const index = Number((spec.params?.instance as number | undefined) ?? 0);
+    // `duckdb-wal:1` names runtime 1; without a suffix, runtime 0.
+    const [what, n] = spec.target.split(':') as [string, string | undefined];
+    const index = Number(n ?? (spec.params?.instance as number | undefined) ?? 0);
     const pid = this.runtimePid(index);
     const dataDir = join(this.bed.dir, 'runtime', `ea-${index}`);
     const file = (() => {
-      switch (spec.target) {
+      switch (what) {
         case 'config':
           return join(this.bed.dir, 'runtime', `ea-${index}.json`);
         case 'duckdb-wal':
@@ -227,7 +229,7 @@ export class Nemesis {
         case 'duckdb-db':
           return findFile(dataDir, (f) => f.endsWith('.duckdb'));
         default:
-          throw new EaChaosError('E_FAULT_TARGET', `file.corrupt target must be config, duckdb-wal or duckdb-db, got ${spec.target}`);
+          throw new EaChaosError('E_FAULT_TARGET', `file.corrupt target must be config, duckdb-wal or duckdb-db (optionally :N), got ${spec.target}`);
       }
     })();
     process.kill(pid, 'SIGSTOP');

@@ -1,49 +1,72 @@
+import { existsSync } from 'node:fs';
+import { relative } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../core/config/index.ts';
-import { startLab } from '../../lab/index.ts';
-import { smokeCheck } from '../../lab/smoke.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { readHistories } from '../../harness/history/index.ts';
+import { renderSummary, runMain, validateTags, type RunOptions } from '../../harness/run.ts';
+import { loadScenarioFile } from '../../harness/scenario/index.ts';
 import { EXIT_FAIL } from '../exit.ts';
-import { parseSeed, parseTimeScale } from '../options.ts';
+import { parseNumberOption, parseSeed, parseTimeScale } from '../options.ts';
 
-/**
- * The main job. Until the feature suite lands, `run` brings the embedded lab up,
- * smoke-checks every service, prints the endpoints and tears the lab down.
- */
+/** The compressed time scale `npm start` and `npm test` run the suite at. */
+export const DEFAULT_TIME_SCALE = 0.05;
+
+interface RunFlags {
+  tags?: string;
+  timeScale?: number;
+  repeat: number;
+  seed?: number;
+  out: string;
+  scenario?: string;
+  config?: string;
+}
+
+async function execute(o: RunOptions): Promise<void> {
+  const t0 = Date.now();
+  const out = await runMain({ ...o, progress: (line) => process.stderr.write(`  ${line}\n`) });
+  process.stdout.write(`\n${renderSummary(out.report, { color: process.stdout.isTTY === true })}\n`);
+  process.stdout.write(
+    `run ${out.runId}: ${out.report.status.toUpperCase()} in ${Math.round((Date.now() - t0) / 1000)} s (seed ${o.config.seed}, time scale ${o.config.timeScale})\n` +
+      `report: ${relative(process.cwd(), out.files.html)}\n        ${relative(process.cwd(), out.files.json)}\n        ${relative(process.cwd(), out.files.junit)}\n`,
+  );
+  if (out.report.status !== 'pass' || !out.suiteSuccess) process.exitCode = EXIT_FAIL;
+}
+
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run the main job on the embedded lab: bring it up, check every service, print endpoints, tear it down')
+    .description('the main job: bring up the embedded lab, play every scenario, measure recoveries against the seed goals, check invariants, write a recovery report')
+    .option('--tags <expr>', 'only scenarios matching this tag expression, e.g. "@redis and not @realtime"')
+    .option('--time-scale <x>', `multiply policy durations by x (default ${DEFAULT_TIME_SCALE})`, parseTimeScale)
+    .option('--repeat <n>', 'run every scenario n times, for distributions', parseNumberOption('repeat', { min: 1, max: 1000, integer: true }), 1)
+    .option('--seed <n>', 'seed of the run (repeat k uses seed + k)', parseSeed)
+    .option('--out <dir>', 'where run directories are written', 'reports/runs')
+    .option('--scenario <file>', 'play one YAML fault schedule instead of the feature suite')
     .option('--config <file>', 'JSON or YAML config file')
-    .option('--dir <dir>', 'lab directory for this run', '.lab/run')
-    .option('--seed <n>', 'seed for every random stream', parseSeed)
-    .option('--time-scale <x>', 'multiply policy durations by x', parseTimeScale)
-    .option('--json', 'print the endpoints and smoke results as JSON')
-    .action(async (opts: { config?: string; dir: string; seed?: number; timeScale?: number; json?: boolean }) => {
-      const config = loadConfig({ file: opts.config, seed: opts.seed, timeScale: opts.timeScale });
-      const t0 = performance.now();
-      process.stderr.write(`starting the lab in ${opts.dir} ...\n`);
-      const lab = await startLab({ dir: opts.dir, config });
-      try {
-        const readyMs = Math.round(performance.now() - t0);
-        const results = await smokeCheck(lab.info);
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify({ lab: lab.info, readyMs, smoke: results })}\n`);
-        } else {
-          process.stdout.write(`lab ready in ${readyMs} ms\n`);
-          process.stdout.write(`  redis master   ${lab.info.redis.master.host}:${lab.info.redis.master.port}\n`);
-          for (const r of lab.info.redis.replicas) process.stdout.write(`  redis replica  ${r.host}:${r.port}\n`);
-          for (const s of lab.info.sentinels) process.stdout.write(`  sentinel       ${s.host}:${s.port}\n`);
-          process.stdout.write(`  clickhouse     ${lab.info.clickhouse.url}\n`);
-          if (lab.info.proxy) process.stdout.write(`  fault proxy    ${lab.info.proxy.api}\n`);
-          if (lab.info.broker) process.stdout.write(`  broker         ${lab.info.broker.host}:${lab.info.broker.port} (admin ${lab.info.broker.admin})\n`);
-          if (lab.info.feed) process.stdout.write(`  feed           ${lab.info.feed.host}:${lab.info.feed.port}\n`);
-          process.stdout.write('smoke check:\n');
-          for (const r of results) process.stdout.write(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.service}: ${r.detail} (${r.ms} ms)\n`);
-        }
-        if (results.some((r) => !r.ok)) process.exitCode = EXIT_FAIL;
-      } finally {
-        await lab.stop();
-        process.stderr.write('lab stopped\n');
+    .action(async (f: RunFlags) => {
+      // Everything is validated before any service starts.
+      const config = loadConfig({ file: f.config, seed: f.seed, timeScale: f.timeScale ?? DEFAULT_TIME_SCALE });
+      validateTags(f.tags);
+      const scenario = f.scenario ? loadScenarioFile(f.scenario) : undefined;
+      if (scenario && f.tags) throw new ConfigError('--tags and --scenario cannot be combined: a scenario file is one scenario', [{ path: '--tags', received: f.tags, expected: 'no --tags with --scenario' }]);
+      const cfg = scenario ? { ...config, seed: f.seed ?? scenario.seed ?? config.seed, timeScale: f.timeScale ?? scenario.timeScale ?? config.timeScale } : config;
+      await execute({ config: cfg, outDir: f.out, tags: f.tags, repeat: f.repeat, scenario });
+    });
+
+  program
+    .command('replay')
+    .description('play exactly the fault schedules a run recorded (same seeds, same offsets) and write a new report')
+    .argument('<run-dir>', 'a run directory written by ea-chaos run')
+    .option('--out <dir>', 'where the replay run directory is written', 'reports/runs')
+    .option('--config <file>', 'JSON or YAML config file')
+    .action(async (runDir: string, f: { out: string; config?: string }) => {
+      if (!existsSync(runDir)) throw new ConfigError(`run directory ${runDir} does not exist`, [{ path: 'run-dir', received: runDir, expected: 'a run directory' }]);
+      const histories = readHistories(runDir);
+      if (histories.length === 0) {
+        throw new ConfigError(`no histories in ${runDir}/histories: nothing to replay (was the run interrupted?)`, [{ path: 'run-dir', received: runDir, expected: 'a run directory with histories/' }]);
       }
+      const config = loadConfig({ file: f.config, seed: histories[0]!.seed, timeScale: histories[0]!.timeScale });
+      await execute({ config, outDir: f.out, repeat: 1, replay: histories });
     });
 }

@@ -14,6 +14,7 @@ After(async function (this: ChaosWorld, { result }) {
   const status = result?.status === Status.PASSED ? 'passed' : result?.status === Status.SKIPPED ? 'skipped' : 'failed';
   try {
     this.writeResult(status, result?.message);
+    await this.writeHistory().catch((e: unknown) => this.notes.push(`history not collected: ${(e as Error).message}`));
   } finally {
     await this.bed?.stop();
   }

@@ -2,13 +2,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setWorldConstructor, World, type IWorldOptions } from '@cucumber/cucumber';
 import { parseConfig, type Config } from '../../core/config/index.ts';
+import { collectHistory } from '../../harness/collect.ts';
 import { Nemesis, type FaultSpec } from '../../harness/nemesis.ts';
+import { faultEffect, isFaultKind, type FaultInstance } from '../../harness/scenario/index.ts';
 import type { FaultRecord } from '../../harness/testbed/fault-log.ts';
 import { Testbed } from '../../harness/testbed/testbed.ts';
 
 /** What `ea-chaos run` hands every scenario. */
 export interface RunParameters {
   runDir: string;
+  runId?: string;
+  /** Repeat index under --repeat N. */
+  repeat?: number;
   seed: number;
   timeScale: number;
   /** Extra config (a --config file's content). */
@@ -82,9 +87,29 @@ export class ChaosWorld extends World<RunParameters> {
     return this.bed;
   }
 
+  /** Faults the steps injected, as schedule entries: a Gherkin scenario's resolved schedule. */
+  readonly schedule: FaultInstance[] = [];
+
   async inject(spec: FaultSpec) {
-    const active = await this.nemesis!.inject(spec);
+    const index = this.schedule.length;
+    const id = spec.id ?? `f${index + 1}.1`;
+    const active = await this.nemesis!.inject({ ...spec, id });
     this.lastFault = active.record;
+    if (isFaultKind(spec.kind)) {
+      const effect = faultEffect(spec.kind, spec.target, spec.params);
+      this.schedule.push({
+        id,
+        faultIndex: index,
+        repeatIndex: 0,
+        atMs: Math.max(0, active.record.injectedAt - this.startedAt),
+        kind: spec.kind,
+        target: spec.target,
+        durationMs: null,
+        params: spec.params ?? {},
+        components: effect.components,
+        reference: effect.reference,
+      });
+    }
     return active;
   }
 
@@ -95,6 +120,24 @@ export class ChaosWorld extends World<RunParameters> {
 
   recordInvariant(r: InvariantResult): void {
     this.invariants.push(r);
+  }
+
+  /** The scenario's history (what the report and the checkers read), written next to its result. */
+  async writeHistory(): Promise<void> {
+    if (!this.bed || !this.scenarioDir) return;
+    for (const f of this.schedule) {
+      const r = this.bed.faultLog.records.find((x) => x.id === f.id);
+      if (r?.healedAt) f.durationMs = Math.max(1, r.healedAt - r.injectedAt);
+    }
+    const endMs = Math.max(0, ...this.schedule.map((f) => f.atMs + (f.durationMs ?? 0)));
+    const history = await collectHistory(this.bed, {
+      runId: this.parameters.runId ?? 'adhoc',
+      scenario: slug(this.scenarioName),
+      repeat: this.parameters.repeat ?? 0,
+      schedule: { scenario: slug(this.scenarioName), seed: this.config.seed, faults: this.schedule, endMs },
+      startedAt: this.startedAt,
+    });
+    writeFileSync(join(this.scenarioDir, 'history.json'), JSON.stringify(history));
   }
 
   writeResult(status: string, error?: string): void {

@@ -10,6 +10,8 @@ export interface FaultRecord {
   healedAt?: number;
   /** The scenario offset it was scheduled at, ms. */
   offsetMs?: number;
+  /** Why the injection or the heal failed. */
+  error?: string;
 }
 
 export class FaultLog {
@@ -24,5 +26,12 @@ export class FaultLog {
 
   heal(r: FaultRecord): void {
     r.healedAt = Date.now();
+  }
+
+  /** A fault that could not be injected or healed: kept, with its error, so it is never taken as passed. */
+  failed(id: string, kind: string, target: string, error: string): void {
+    const r = this.records.find((x) => x.id === id);
+    if (r) r.error = r.error ? `${r.error}; ${error}` : error;
+    else this.records.push({ id, kind, target, injectedAt: Number.NaN, error });
   }
 }
