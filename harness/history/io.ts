@@ -53,3 +53,8 @@ export function readHistories(runDir: string): RunHistory[] {
     .sort()
     .map((f) => readHistoryFile(join(dir, f)));
 }
+
+/** What `replay` needs from a run: each scenario run's seed and resolved schedule, in run order. */
+export function readSchedules(runDir: string): Pick<RunHistory, 'scenario' | 'repeat' | 'seed' | 'timeScale' | 'schedule'>[] {
+  return readHistories(runDir).map((h) => ({ scenario: h.scenario, repeat: h.repeat, seed: h.seed, timeScale: h.timeScale, schedule: h.schedule }));
+}
