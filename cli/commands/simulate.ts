@@ -24,6 +24,26 @@ type Which = 'broker' | 'feed' | 'all';
 
 /** Start what was asked, print endpoints as one JSON line, run until SIGINT/SIGTERM. */
 async function runSimulate(which: Which, opts: SimulateOpts): Promise<void> {
+  // Listen for the stop signal before anything starts, so a signal sent during start-up is not lost.
+  let onSignal: (sig: string) => void = () => undefined;
+  const stopSignal = new Promise<string>((resolve) => {
+    onSignal = (sig: string) => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve(sig);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  try {
+    await runUntilSignal(which, opts, stopSignal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function runUntilSignal(which: Which, opts: SimulateOpts, stopSignal: Promise<string>): Promise<void> {
   const profile: SimulatorProfile = opts.profile ? loadProfile(opts.profile) : parseProfile({});
   const seed = opts.seed ?? profile.seed ?? 1;
   const random = createRandom(seed);
@@ -78,16 +98,8 @@ async function runSimulate(which: Which, opts: SimulateOpts): Promise<void> {
     if (feed) process.stderr.write(`feed    ${feed.host}:${feed.port} (admin ${feed.admin}, epoch ${feed.epoch})\n`);
     process.stderr.write('running; Ctrl-C to stop\n');
   }
-  await new Promise<void>((resolve) => {
-    const onSignal = (sig: string) => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      log.info({ signal: sig }, 'stopping simulator');
-      resolve();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  });
+  const sig = await stopSignal;
+  log.info({ signal: sig }, 'stopping simulator');
   await stopAll();
 }
 
