@@ -5,13 +5,13 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseTagExpression } from '@cucumber/tag-expressions';
 import type { Config } from '../core/config/index.ts';
 import { ConfigError } from '../core/errors.ts';
-import { buildRunReport, makeRunId, renderSummary, writeRunReport, type RunReport, type WrittenReport } from '../reports/index.ts';
+import { buildRunReport, makeRunId, renderSummary, writeRunReport, type RunReport, type ScenarioMeta, type WrittenReport } from '../reports/index.ts';
 import { collectHistory } from './collect.ts';
 import { runSuite } from './cucumber.ts';
 import { parseHistory, writeHistories, type RunHistory } from './history/index.ts';
 import { Nemesis } from './nemesis.ts';
 import { playSchedule } from './play.ts';
-import { resolveSchedule, type ResolvedSchedule, type Scenario } from './scenario/index.ts';
+import { CHECK_NAMES, resolveSchedule, type CheckName, type ResolvedSchedule, type Scenario } from './scenario/index.ts';
 import { Testbed } from './testbed/testbed.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -91,6 +91,32 @@ export async function runSchedule(o: {
   }
 }
 
+/**
+ * The checkers that apply to a scenario, from its tags: tick gaps only where a
+ * tick stream runs (@tick). An inapplicable checker is left out rather than
+ * reported "unknown"; an applicable one that cannot decide still says "unknown".
+ */
+export function checksForTags(tags: readonly string[]): CheckName[] {
+  return CHECK_NAMES.filter((c) => c !== 'tick-gaps' || tags.includes('@tick'));
+}
+
+function gatherSuiteMeta(dir: string): Record<string, ScenarioMeta> {
+  const out: Record<string, ScenarioMeta> = {};
+  const walk = (d: string) => {
+    if (!existsSync(d)) return;
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory() && e.name !== 'bed') walk(p);
+      else if (e.name === 'meta.json') {
+        const m = JSON.parse(readFileSync(p, 'utf8')) as { scenario: string; title: string; tags: string[] };
+        out[m.scenario] = { description: m.title, tags: m.tags, checks: checksForTags(m.tags) };
+      }
+    }
+  };
+  walk(dir);
+  return out;
+}
+
 function gatherSuiteHistories(dir: string): RunHistory[] {
   const out: RunHistory[] = [];
   const walk = (d: string) => {
@@ -120,6 +146,7 @@ export async function runMain(o: RunOptions): Promise<RunOutcome> {
     JSON.stringify({ runId, seed: o.config.seed, timeScale: o.config.timeScale, tags: o.tags ?? null, repeat: o.repeat, scenario: o.scenario?.source ?? null, replayOf: o.replay ? true : null, config: o.config, startedAt: startedAt.toISOString() }, null, 2),
   );
   let histories: RunHistory[] = [];
+  let scenarios: Record<string, ScenarioMeta> = {};
   let suiteSuccess = true;
   if (o.replay) {
     for (const [i, h] of o.replay.entries()) {
@@ -149,13 +176,16 @@ export async function runMain(o: RunOptions): Promise<RunOutcome> {
       suiteSuccess &&= res.success;
     }
     histories = gatherSuiteHistories(join(dir, 'work'));
+    scenarios = gatherSuiteMeta(join(dir, 'work'));
   }
+  if (o.scenario) scenarios[o.scenario.name] = { description: o.scenario.description, tags: o.scenario.tags, checks: o.scenario.checks ?? checksForTags(o.scenario.tags) };
   const files = writeHistories(dir, histories);
   const report = buildRunReport({
     runId,
     createdAt: new Date().toISOString(),
     histories,
     config: o.config,
+    scenarios,
     historyFiles: files.map((f) => relative(dir, f)),
     environment: { platform: platform(), release: release(), cpus: cpus().length, node: process.version, provider: o.config.lab.provider, tags: o.tags ?? null },
   });

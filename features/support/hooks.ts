@@ -6,6 +6,7 @@ setDefaultTimeout(120_000);
 
 Before(function (this: ChaosWorld, { pickle }) {
   this.scenarioName = pickle.name;
+  this.scenarioTags = pickle.tags.map((t) => t.name);
   this.startedAt = Date.now();
 });
 

@@ -52,6 +52,7 @@ export class ChaosWorld extends World<RunParameters> {
   readonly notes: string[] = [];
   lastFault: FaultRecord | undefined;
   scenarioName = '';
+  scenarioTags: string[] = [];
   scenarioDir = '';
   startedAt = Date.now();
   /** Values steps pass to later steps (e.g. a pid before a kill). */
@@ -138,6 +139,7 @@ export class ChaosWorld extends World<RunParameters> {
       startedAt: this.startedAt,
     });
     writeFileSync(join(this.scenarioDir, 'history.json'), JSON.stringify(history));
+    writeFileSync(join(this.scenarioDir, 'meta.json'), JSON.stringify({ scenario: history.scenario, title: this.scenarioName, tags: this.scenarioTags }));
   }
 
   writeResult(status: string, error?: string): void {
