@@ -13,6 +13,8 @@ import { mergeFaults, noFaults, parseFaults, type Faults, type FaultsInput } fro
 import { Ledger } from './ledger.ts';
 import { errorAnswer, parseLine, type ParsedRequest } from './requests.ts';
 
+const MAX_UNREAD_ANSWER_BYTES = 64 * 1024 * 1024;
+
 export interface BrokerOptions {
   seed?: number;
   random?: Random;
@@ -95,6 +97,12 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<BrokerHandl
 
   const send = (socket: Socket, ans: BrokerAnswer): boolean => {
     if (socket.destroyed) return false;
+    // A client that sends without reading would make answers pile up in memory; cut it off instead.
+    if (socket.writableLength > MAX_UNREAD_ANSWER_BYTES) {
+      log.warn({ remote: socket.remotePort }, 'client not reading its answers; closing the connection');
+      socket.destroy();
+      return false;
+    }
     socket.write(`${JSON.stringify(ans)}\n`);
     return true;
   };
