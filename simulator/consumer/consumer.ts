@@ -149,6 +149,10 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     }
     if (outcome === 'conflict') {
       stats.conflicts++;
+      if (tracker.counts.seqReset > stats.seqResets) {
+        stats.seqResets = tracker.counts.seqReset;
+        emit('consumer.seq_reset', { epoch: st.epoch, seq: st.seq });
+      }
       emit('consumer.seq_conflict', { epoch: st.epoch, seq: st.seq });
       return;
     }
@@ -187,10 +191,7 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
         }
         case 'hello':
           if (sock) tcpPeer = sock;
-          if (tracker.noteHello(m.epoch, m.lastSeq, clock.now())) {
-            stats.seqResets++;
-            emit('consumer.seq_reset', { epoch: m.epoch, lastSeq: m.lastSeq });
-          }
+          tracker.noteHello(m.epoch, m.lastSeq, clock.now());
           break;
         case 'hist_tick': {
           const p = pending.get(m.id);

@@ -51,6 +51,7 @@ export class SequenceTracker {
   private readonly epochs = new Map<number, EpochState>();
   readonly anomalies: Anomaly[] = [];
   readonly counts = { new: 0, filled: 0, duplicate: 0, conflict: 0, seqReset: 0 };
+  private inConflict = false;
 
   constructor(private readonly opts: { backfillFromStart?: boolean } = {}) {}
 
@@ -75,10 +76,17 @@ export class SequenceTracker {
         return 'duplicate';
       }
       this.counts.conflict++;
+      // The first conflict of a run marks a sequence reset without an epoch change; each tick is kept too.
+      if (!this.inConflict) {
+        this.counts.seqReset++;
+        this.anomalies.push({ kind: 'seq_reset', epoch: st.epoch, seq: st.seq, detail: `seq ${st.seq} of epoch ${st.epoch} reused for other content: the sender restarted its sequence without a new epoch`, at });
+      }
+      this.inConflict = true;
       this.anomalies.push({ kind: 'conflict', epoch: st.epoch, seq: st.seq, detail: `seq ${st.seq} arrived again with different content: ${JSON.stringify(st.tick)}`, at });
       return 'conflict';
     }
     s.ticks.set(st.seq, st.tick);
+    this.inConflict = false;
     if (st.seq > s.highest) {
       if (st.seq > s.highest + 1) s.gaps.push({ epoch: st.epoch, from: s.highest + 1, to: st.seq - 1, seenAt: at });
       s.highest = st.seq;
@@ -105,19 +113,12 @@ export class SequenceTracker {
   }
 
   /**
-   * A TCP hello carries the sender's current seq, which is >= every seq it ever
-   * sent in this epoch; a hello behind what was received means the sender
-   * restarted its sequence without a new epoch.
+   * A TCP hello carries the sender's seq when it connected. It can be processed
+   * after UDP ticks sent later, so a hello behind what was received proves
+   * nothing; a sequence reset shows as conflicting content (see accept()).
    */
-  noteHello(epoch: number, lastSeq: number, at: number): boolean {
-    const s = this.epochs.get(epoch);
-    if (s && lastSeq < s.highest) {
-      this.counts.seqReset++;
-      this.anomalies.push({ kind: 'seq_reset', epoch, seq: lastSeq, detail: `sender says its last seq is ${lastSeq} but ${s.highest} was received in the same epoch`, at });
-      return true;
-    }
+  noteHello(epoch: number, lastSeq: number, at: number): void {
     this.noteLastSeq(epoch, lastSeq, at);
-    return false;
   }
 
   /** Mark a range the sender could not supply (pruned, unknown): reported, not retried. */

@@ -30,18 +30,19 @@ describe('SequenceTracker', () => {
     expect(tr.accept({ epoch: 1, seq: 1, tick: t(1) }, 0)).toBe('new');
     expect(tr.accept({ epoch: 1, seq: 1, tick: t(1) }, 0)).toBe('duplicate');
     expect(tr.accept({ epoch: 1, seq: 1, tick: t(2) }, 0)).toBe('conflict');
-    expect(tr.anomalies).toHaveLength(1);
-    expect(tr.anomalies[0]!.kind).toBe('conflict');
+    expect(tr.anomalies.map((a) => a.kind)).toEqual(['seq_reset', 'conflict']);
     // A new epoch starts its own sequence: seq 1 again is not a conflict there.
     expect(tr.accept({ epoch: 2, seq: 1, tick: t(2) }, 0)).toBe('new');
   });
 
-  it('a hello behind what was received is a sequence reset without an epoch change', () => {
+  it('a run of conflicts is one sequence reset; a stale hello is not one', () => {
     const tr = new SequenceTracker();
     for (let s = 1; s <= 5; s++) tr.accept({ epoch: 1, seq: s, tick: t(s) }, 0);
-    expect(tr.noteHello(1, 5, 0)).toBe(false);
-    expect(tr.noteHello(1, 0, 0)).toBe(true);
-    expect(tr.counts.seqReset).toBe(1);
+    tr.noteHello(1, 0, 0);
+    expect(tr.counts.seqReset).toBe(0);
+    for (let s = 1; s <= 3; s++) expect(tr.accept({ epoch: 1, seq: s, tick: t(s + 100) }, 0)).toBe('conflict');
+    expect(tr.counts).toMatchObject({ seqReset: 1, conflict: 3 });
+    expect(tr.anomalies.map((a) => a.kind)).toEqual(['seq_reset', 'conflict', 'conflict', 'conflict']);
   });
 
   it('turns a lost tail announced by a ping into a gap, and unfillable ranges into anomalies', () => {
