@@ -3,7 +3,7 @@ import { runCheckers, type CheckResult } from '../harness/checkers/checkers.ts';
 import type { RunHistory } from '../harness/history/schema.ts';
 import { aggregateComponents, effectiveGoal, sampleWithinGoal, type AggregateOptions, type Scaling } from '../harness/measure/goals.ts';
 import { measureRecoveries } from '../harness/measure/measure.ts';
-import { seedContradictions, type SeedContradiction } from '../harness/measure/contradictions.ts';
+import { observeContradictions, seedContradictions, type SeedContradiction } from '../harness/measure/contradictions.ts';
 import { COMPONENT_IDS, COMPONENT_NAMES, type CheckName, type ComponentId } from '../harness/scenario/vocabulary.ts';
 import { REPORT_SCHEMA_ID, type Recovery, type RunReport, type ScenarioResult } from './schema.ts';
 
@@ -120,7 +120,10 @@ export function buildRunReport(o: BuildOptions): RunReport {
     goalScaling: COMPONENT_IDS.map((c) => ({ component: c, name: COMPONENT_NAMES[c], ...pick(effectiveGoal(c, agg)) })),
     components,
     scenarios,
-    seedContradictions: o.seedContradictions ?? contradictionsOf(o.config),
+    seedContradictions: observeContradictions(
+      (o.seedContradictions ?? contradictionsOf(o.config)).map(({ observed: _, ...n }: SeedContradiction & { observed?: string }) => n),
+      o.histories.flatMap((h) => h.events),
+    ),
     environment: { ...o.environment },
     versions,
   };

@@ -150,7 +150,7 @@ export function renderHtml(r: RunReport): string {
     .map((g) => `<tr><td>${h(g.name)}</td><td>${h(g.scaling)}</td><td>${h(fmtMs(g.seedGoalMs))}</td><td>× ${g.factor}</td><td>${h(fmtMs(g.goalMs))}</td></tr>`)
     .join('\n');
   const contradictions = r.seedContradictions
-    .map((n) => `<li><b>${h(n.id)}</b> (${h(n.component)}): ${h(n.seed)} vs ${h(n.goal)} — ${h(n.conflict)}.<br><i>What the runtime does:</i> ${h(n.resolution)}.</li>`)
+    .map((n) => `<li><b>${h(n.id)}</b> (${h(n.component)}): ${h(n.seed)} vs ${h(n.goal)} — ${h(n.conflict)}.<br><i>What the runtime does:</i> ${h(n.resolution)}.${n.observed ? `<br><i>Observed in this run:</i> ${h(n.observed)}.` : ''}</li>`)
     .join('\n');
   const charts = r.components
     .map((c) => `<figure><figcaption>${h(c.name)} — ${c.samples} sample(s), goal ${h(fmtMs(c.goalMs))} ${passText(c.pass)}</figcaption>${componentChart(c)}</figure>`)

@@ -94,6 +94,8 @@ export const SeedContradictionSchema = z.strictObject({
   conflict: z.string(),
   resolution: z.string(),
   configKeys: z.array(z.string()),
+  /** What the recorded events show the runtime did about it, when they show anything. */
+  observed: z.string().optional(),
 });
 
 export const RunReportSchema = z.strictObject({

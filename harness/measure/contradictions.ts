@@ -84,3 +84,61 @@ export function seedContradictions(config: Pick<Config, 'trade' | 'tick' | 'clic
   }
   return out;
 }
+
+interface Ev {
+  ts: number;
+  type: string;
+  instance?: string | undefined;
+  data?: Record<string, unknown> | undefined;
+}
+
+function delays(events: readonly Ev[], from: (e: Ev) => boolean, to: (e: Ev) => boolean): number[] {
+  const out: number[] = [];
+  const sorted = [...events].sort((a, b) => a.ts - b.ts);
+  sorted.forEach((e, i) => {
+    if (!from(e)) return;
+    const next = sorted.slice(i + 1).find((x) => to(x) && (x.instance ?? '') === (e.instance ?? ''));
+    const stop = sorted.slice(i + 1).find((x) => from(x) && (x.instance ?? '') === (e.instance ?? ''));
+    if (next && (!stop || next.ts <= stop.ts)) out.push(next.ts - e.ts);
+  });
+  return out;
+}
+
+const range = (xs: number[]) => {
+  if (xs.length === 0) return '';
+  const s = [...xs].sort((a, b) => a - b);
+  return s[0] === s[s.length - 1] ? `${Math.round(s[0]!)} ms` : `${Math.round(s[0]!)}–${Math.round(s[s.length - 1]!)} ms`;
+};
+
+/**
+ * What the recorded events show the runtime actually did about each
+ * contradiction, e.g. "3 drains, 120–180 ms after ClickHouse answered again".
+ * Notes without evidence in these events are returned unchanged.
+ */
+export function observeContradictions(notes: readonly SeedContradiction[], events: readonly Ev[]): (SeedContradiction & { observed?: string })[] {
+  const count = (type: string) => events.filter((e) => e.type === type).length;
+  return notes.map((n) => {
+    let observed: string | undefined;
+    if (n.id === 'clickhouse-drain-period') {
+      const d = delays(events, (e) => e.type === 'clickhouse.up', (e) => e.type === 'sync.drained');
+      const parked = count('sync.parked');
+      if (d.length || parked) observed = `${parked} batch(es) parked in failed_syncs; ${d.length} drain(s), ${range(d) || 'none'} after ClickHouse answered again`;
+    } else if (n.id === 'trade-backoff') {
+      const d = delays(events, (e) => e.type === 'broker.up', (e) => e.type === 'order.state' && ['filled', 'partially_filled', 'reconciled'].includes(String(e.data?.['to'])));
+      const woken = count('order.retry_woken');
+      if (d.length || woken) observed = `${woken} waiting order(s) woken by the broker probe; first fill ${range(d) || 'not seen'} after broker.up`;
+    } else if (n.id === 'session-new-session-delay') {
+      const renewed = count('session.renewed');
+      const recovered = count('session.recovered');
+      if (renewed || recovered) observed = `${recovered} session(s) recovered, ${renewed} renewed after ${n.seed.match(/after (\d+)/)?.[1] ?? 'the maximum'} failed attempts`;
+    } else if (n.id === 'tick-tcp-reconnect') {
+      const reconnects = count('tick.tcp_reconnecting');
+      const d = delays(events, (e) => e.type === 'tick.udp_down', (e) => e.type === 'tick.switched');
+      if (reconnects || d.length) observed = `UDP→TCP switch ${range(d) || 'not seen'} after UDP was declared down; ${reconnects} TCP reconnect attempt(s)`;
+    } else if (n.id === 'process-restart-interval') {
+      const waits = events.filter((e) => e.type === 'process.restarting').map((e) => Number(e.data?.['inMs'])).filter(Number.isFinite);
+      if (waits.length) observed = `${waits.length} restart(s), scheduled ${range(waits)} after the exit`;
+    }
+    return observed === undefined ? { ...n } : { ...n, observed };
+  });
+}

@@ -117,3 +117,20 @@ describe('secondary components', () => {
     expect(s.map((x) => `${x.component}:${x.status}`)).toEqual(['redis:unrecovered', 'session:unaffected']);
   });
 });
+
+describe('observeContradictions', () => {
+  it('adds what the events show the runtime did, and leaves notes without evidence alone', async () => {
+    const { observeContradictions } = await import('../../../harness/measure/index.ts');
+    const notes = seedContradictions(ConfigSchema.parse({}));
+    const out = observeContradictions(notes, [
+      { ts: 100, type: 'sync.parked' },
+      { ts: 1000, type: 'clickhouse.up' },
+      { ts: 1180, type: 'sync.drained' },
+      { ts: 5000, type: 'clickhouse.up' },
+      { ts: 5120, type: 'sync.drained' },
+    ]);
+    expect(out.find((n) => n.id === 'clickhouse-drain-period')!.observed).toBe('1 batch(es) parked in failed_syncs; 2 drain(s), 120–180 ms after ClickHouse answered again');
+    expect(out.find((n) => n.id === 'trade-backoff')!.observed).toBeUndefined();
+    expect(out).toHaveLength(notes.length);
+  });
+});

@@ -31,6 +31,7 @@ describe('buildRunReport', () => {
     expect(r.status).toBe('fail');
     expect(r.versions['redis-server']).toBe('7.0.15');
     expect(r.seedContradictions.length).toBeGreaterThan(0);
+    expect(r.seedContradictions.find((n) => n.id === 'tick-tcp-reconnect')!.observed).toMatch(/^UDP→TCP switch \d+–\d+ ms after UDP was declared down/);
   });
 });
 
@@ -91,6 +92,7 @@ describe('report.html', () => {
     expect(html).toMatch(/multiplied by 0.1/);
     expect(html).toContain('clickhouse-drain-period');
     expect(html).toContain('drains failed_syncs at once');
+    expect(html).toContain('Observed in this run:</i> UDP→TCP switch');
   });
 });
 
