@@ -7,8 +7,20 @@ import { ClientIdGenerator } from './client-id.ts';
 import { applyEvent, isTerminal, newOrder, type OrderEvent, type OrderRecord, type Side } from './order-state.ts';
 import { retry, RetriesExhaustedError, waitOrWake } from './policy.ts';
 import { classifyRetcode, RETCODE } from './retcodes.ts';
-import type { DuckStore } from './store/duckdb.ts';
-import { dealRow, orderRow, positionRow, type DealRecord, type DealRow, type OrderRow, type PositionRecord, type PositionRow } from './store/rows.ts';
+import { dealRow, orderRow, positionRow, type DealRecord, type DealRow, type FailedSync, type OrderRow, type PositionRecord, type PositionRow } from './store/rows.ts';
+
+/** What the engine needs from its durable store (DuckStore implements it). */
+export interface TradeStore {
+  loadOrders(): Promise<OrderRow[]>;
+  loadDeals(): Promise<DealRow[]>;
+  loadPositions(): Promise<PositionRow[]>;
+  maxRev(): Promise<number>;
+  putOrder(r: OrderRow): Promise<void>;
+  putDeal(r: DealRow): Promise<void>;
+  putPosition(r: PositionRow): Promise<void>;
+  putFailedSync(r: FailedSync): Promise<void>;
+  deleteFailedSync(id: string): Promise<void>;
+}
 
 /**
  * The order engine: drives each order through the state machine of
@@ -38,7 +50,7 @@ export interface EngineOptions {
   log: Logger;
   notifier: Notifier;
   broker: BrokerPort;
-  duck: DuckStore;
+  duck: TradeStore;
   mirrors: StateMirror[];
   instanceId: string;
   magic: number;

@@ -262,12 +262,16 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
 
     // Start-up reconciliation: the broker is the truth. Ready only once it succeeded.
     let lastReconcileAt = 0;
+    let reconcileFailing = false;
     const reconcileTask = async () => {
       const startup = !ready;
       const since = startup ? undefined : Math.max(0, lastReconcileAt - 60_000);
       const startedAt = clock.now();
       const r = await engine.reconcile({ startup, ...(since ? { sinceMsc: since } : {}) });
       lastReconcileAt = startedAt;
+      if (reconcileFailing) log.info('reconcile: broker reachable again');
+      reconcileFailing = false;
+      delete components.reconcile;
       if (startup) {
         ready = true;
         const ms = Math.round(clock.monotonic() - t0);
@@ -277,7 +281,9 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
     };
     reconciler = new Periodic(clock, rc.reconcileIntervalMs, reconcileTask, (e) => {
       components.reconcile = { error: (e as Error).message };
-      log.warn({ err: (e as Error).message }, 'reconcile: broker not reachable; will retry');
+      // One line per outage, not one per period.
+      if (!reconcileFailing) log.warn({ err: (e as Error).message }, 'reconcile: broker not reachable; will retry');
+      reconcileFailing = true;
     }).start();
     await reconciler.trigger();
 
