@@ -81,13 +81,26 @@ export function measureRecoveries(history: RunHistory): RecoverySample[] {
         .filter((g) => g !== f && g.components.includes(c))
         .map((g) => log.get(g.id)?.injectedAt)
         .filter((t): t is number => typeof t === 'number' && t > injectedAt);
-      const win: Window = { from: injectedAt, to: next.length > 0 ? Math.min(...next) : Math.max(history.endedAt, ref) };
+      const win: Window = { from: injectedAt, to: next.reduce((m, t) => Math.min(m, t), Math.max(history.endedAt, ref)) };
       const candidates = recoveryEvents(events, c, f, ref, win);
+      const mine = events.filter((e) => e.ts >= win.from && e.ts <= win.to && belongsToTarget(e, f.target));
+      const touched = new Set(mine.filter((e) => matches(DISRUPTION_EVENTS[c], e)).map(instanceOf));
+      // An instance that was hit but already back before a heal-referenced fault healed
+      // (e.g. a fill between two broker rejects) has nothing left to recover at the heal.
       const hit = new Set(
-        events
-          .filter((e) => e.ts >= win.from && e.ts <= win.to && belongsToTarget(e, f.target) && matches(DISRUPTION_EVENTS[c], e))
-          .map(instanceOf),
+        [...touched].filter((inst) => {
+          const own = mine.filter((e) => instanceOf(e) === inst);
+          if (own.some((e) => e.ts > ref && matches(DISRUPTION_EVENTS[c], e))) return true;
+          const last = (list: Parameters<typeof matches>[0]) => own.reduce((m, e) => (e.ts <= ref && matches(list, e) && e.ts > m ? e.ts : m), -Infinity);
+          const lastDis = last(DISRUPTION_EVENTS[c]);
+          const lastRec = last(RECOVERY_EVENTS[c]);
+          return lastDis > -Infinity && lastRec < lastDis;
+        }),
       );
+      if (hit.size === 0 && touched.size > 0) {
+        samples.push({ ...base, referenceAt: ref, recoveredAt: null, ms: null, status: 'unaffected' });
+        continue;
+      }
       if (hit.size === 0) {
         const first = candidates[0];
         if (first) samples.push({ ...base, referenceAt: ref, recoveredAt: first.ts, ms: first.ts - ref, status: 'recovered', event: first.type });

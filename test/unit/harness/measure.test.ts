@@ -134,3 +134,29 @@ describe('observeContradictions', () => {
     expect(out).toHaveLength(notes.length);
   });
 });
+
+describe('heal-referenced faults', () => {
+  const knob = [{ at: '1s', kind: 'broker.knob', target: 'broker', duration: '2s', knobs: { rejectRate: 0.5 } }];
+  it('an instance already back before the heal has nothing to recover', () => {
+    const h = history({
+      faults: knob,
+      events: [
+        { ts: 1200, type: 'order.retry' },
+        { ts: 1500, type: 'order.state', data: { clientId: 'a', to: 'filled' } },
+        { ts: 3900, type: 'order.state', data: { clientId: 'b', to: 'filled' } },
+      ],
+    });
+    expect(measureRecoveries(h)[0]).toMatchObject({ status: 'unaffected' });
+  });
+  it('an instance still waiting at the heal is timed from the heal', () => {
+    const h = history({
+      faults: knob,
+      events: [
+        { ts: 1500, type: 'order.state', data: { clientId: 'a', to: 'filled' } },
+        { ts: 2500, type: 'order.state', data: { clientId: 'b', to: 'retrying' } },
+        { ts: 3300, type: 'order.state', data: { clientId: 'b', to: 'filled' } },
+      ],
+    });
+    expect(measureRecoveries(h)[0]).toMatchObject({ status: 'recovered', ms: 300 });
+  });
+});
