@@ -91,8 +91,8 @@ const DAY_MS = 24 * 3600_000;
 
 /**
  * No tick lost after gap fill: the feed's emitted (stream, epoch, seq) set minus
- * what the consumer ended up with, for ticks within 24 h of the end of the run
- * (seed §2.2: older history may be lost).
+ * what the consumer ended up with, for ticks within 24 h of the feed's latest
+ * tick (seed §2.2: older history may be lost).
  */
 export function checkTickGaps(h: RunHistory, retentionMs = DAY_MS): CheckResult {
   const name = 'tick-gaps' as const;
@@ -100,7 +100,9 @@ export function checkTickGaps(h: RunHistory, retentionMs = DAY_MS): CheckResult 
   if (h.ticks.emitted.length === 0) return result(name, 'unknown', 'the feed emitted no ticks, so loss cannot be judged');
   const key = (t: TickRecord) => `${t.stream}\u0000${t.epoch}\u0000${t.seq}`;
   const got = new Set(h.ticks.received.map(key));
-  const from = h.endedAt - retentionMs;
+  // Anchored on the feed's own clock (its latest tick), which need not be the wall clock.
+  const latest = h.ticks.emitted.reduce((m, t) => (t.timeMs > m ? t.timeMs : m), -Infinity);
+  const from = latest - retentionMs;
   const missing: TickRecord[] = [];
   let checked = 0;
   for (const t of h.ticks.emitted) {

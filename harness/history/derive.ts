@@ -1,5 +1,5 @@
 import type { RuntimeEvent } from '../../core/events.ts';
-import type { OrderIntent } from './schema.ts';
+import type { OrderIntent, TickRecord } from './schema.ts';
 
 type EventLike = Pick<RuntimeEvent, 'ts' | 'type' | 'instance' | 'data'>;
 
@@ -34,4 +34,28 @@ export function finalStatesFromEvents(events: readonly EventLike[]): { clientId:
     last.set(clientId, o);
   }
   return [...last.values()];
+}
+
+/** A tick as the feed records it or the consumer receives it (simulator/protocol, runtime/stream/codec). */
+export interface TickLike {
+  stream?: string;
+  symbol: string;
+  epoch?: number;
+  seq?: number;
+  time_msc: number;
+}
+
+/**
+ * TickRecords for a history from the feed's `emitted()` or the consumer's
+ * received ticks. Ticks without a sequence number cannot be identified and are
+ * left out (counted in `unidentified`).
+ */
+export function toTickRecords(ticks: readonly TickLike[]): { records: TickRecord[]; unidentified: number } {
+  const records: TickRecord[] = [];
+  let unidentified = 0;
+  for (const t of ticks) {
+    if (t.seq === undefined || t.epoch === undefined) unidentified++;
+    else records.push({ stream: t.stream ?? t.symbol, epoch: t.epoch, seq: t.seq, timeMs: t.time_msc });
+  }
+  return { records, unidentified };
 }

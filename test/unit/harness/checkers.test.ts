@@ -65,9 +65,12 @@ describe('tick gaps', () => {
       { stream: 'EURUSD', epoch: 1, fromSeq: 5, toSeq: 5, count: 1 },
     ]);
   });
-  it('ignores ticks older than 24 h before the end', () => {
+  it('ignores ticks older than 24 h before the latest, on the feed clock', () => {
     const old = t(1, T0 - 25 * 3600_000);
     expect(checkTickGaps(h({ ticks: { emitted: [old, t(2)], received: [t(2)] } })).status).toBe('pass');
+    // A feed clock far behind the wall clock still has its ticks checked.
+    const past = (seq: number) => t(seq, 1_000_000 + seq);
+    expect(checkTickGaps(h({ ticks: { emitted: [past(1), past(2)], received: [past(2)] } })).status).toBe('fail');
   });
   it('is unknown without records or with nothing emitted', () => {
     expect(checkTickGaps(h({})).status).toBe('unknown');

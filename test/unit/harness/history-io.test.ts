@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../core/errors.ts';
-import { finalStatesFromEvents, intentsFromEvents, parseHistory, readHistories, readSchedules, writeHistories } from '../../../harness/history/index.ts';
+import { toTickRecords, finalStatesFromEvents, intentsFromEvents, parseHistory, readHistories, readSchedules, writeHistories } from '../../../harness/history/index.ts';
 import { T0, history } from './fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'ea-chaos-history-'));
@@ -36,5 +36,14 @@ describe('history files', () => {
     ];
     expect(intentsFromEvents(ev)).toEqual([{ clientId: 'a', acceptedAt: T0 + 1, instance: 'rt-1' }]);
     expect(finalStatesFromEvents(ev)).toEqual([{ clientId: 'a', state: 'filled', instance: 'rt-1' }, { clientId: 'b', state: 'rejected' }]);
+  });
+  it('converts feed and consumer ticks to tick records', () => {
+    expect(toTickRecords([{ symbol: 'EURUSD', stream: 'EURUSD', epoch: 2, seq: 5, time_msc: 10 }, { symbol: 'GBPUSD', epoch: 1, seq: 1, time_msc: 11 }, { symbol: 'X', time_msc: 1 }])).toEqual({
+      records: [
+        { stream: 'EURUSD', epoch: 2, seq: 5, timeMs: 10 },
+        { stream: 'GBPUSD', epoch: 1, seq: 1, timeMs: 11 },
+      ],
+      unidentified: 1,
+    });
   });
 });
