@@ -55,6 +55,8 @@ export function scenarioStatus(s: Pick<ScenarioResult, 'invariants' | 'recoverie
 }
 
 export function runStatus(r: Pick<RunReport, 'scenarios' | 'components'>): Status {
+  // A run in which nothing ran proves nothing.
+  if (r.scenarios.length === 0) return 'unknown';
   const st: Status[] = r.scenarios.map((s) => s.status);
   for (const c of r.components) if (c.pass === false) st.push('fail');
   return worst(st);

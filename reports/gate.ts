@@ -80,6 +80,7 @@ export function evaluateGate(r: RunReport, s: Partial<GateSettings> = {}): GateR
     if (pass === false) failures.push(`${c.name}: ${c.unrecovered ? `${c.unrecovered} fault(s) without recovery` : `p99 ${fmtMs(p99)} > goal ${fmtMs(goalMs)}`}`);
     return { id: c.id, name: c.name, goalMs, p99Ms: p99, samples: c.samples, unrecovered: c.unrecovered, pass };
   });
+  if (r.scenarios.length === 0) failures.push('no scenario ran in this run');
   for (const sc of r.scenarios) {
     const label = `${sc.name}#${sc.repeat + 1}`;
     for (const i of sc.invariants) {

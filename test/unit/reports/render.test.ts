@@ -126,6 +126,13 @@ describe('gate', () => {
     expect(evaluateGate({ ...clean, components: comps }, { overrides: { tick: 120 } }).ok).toBe(true);
     expect(evaluateGate({ ...clean, components: comps }, { overrides: { tick: 119 } }).ok).toBe(false);
   });
+  it('a run in which nothing ran is unknown and does not pass the gate', async () => {
+    const { buildRunReport } = await import('../../../reports/index.ts');
+    const { ConfigSchema } = await import('../../../core/config/schema.ts');
+    const empty = buildRunReport({ runId: 'x', createdAt: 'now', histories: [], config: ConfigSchema.parse({}) });
+    expect(empty.status).toBe('unknown');
+    expect(evaluateGate(empty)).toMatchObject({ ok: false, failures: ['no scenario ran in this run'] });
+  });
   it('parses goals files by component id or config key and names bad fields', () => {
     expect(parseGoalsFile('goals: { tick: 150, redisStateMs: 2500 }\nallowUnknown: true', 'g.yaml')).toEqual({ overrides: { tick: 150, redis: 2500 }, allowUnknown: true });
     expect(parseGoalsFile('{"goals":{"eaProcessMs":800}}', 'g.json').overrides).toEqual({ process: 800 });
