@@ -7,3 +7,4 @@ export { evaluateGate, loadGoalsFile, parseGoalsFile, type GateResult, type Gate
 export { writeRunReport, renderRunFiles, readRunReport, makeRunId, type WrittenReport } from './write.ts';
 export { RunReportSchema, REPORT_SCHEMA_ID, type RunReport, type ScenarioResult, type Recovery } from './schema.ts';
 export { collectEnvironment } from './environment.ts';
+export { renderProgress, type ProgressState } from './progress.ts';
