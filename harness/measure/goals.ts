@@ -41,9 +41,11 @@ export const DEFAULT_SCALING: Record<ComponentId, Scaling> = {
   redis: 'physical',
   // Reopen and restore from backup: file work plus a process restart.
   duckdb: 'physical',
-  // Retry every 5 s and the failed_syncs drain: both policy intervals.
-  clickhouse: 'scaled',
-  // Process restart (the supervisor's delay is scaled, spawn-to-ready is not): the seed calls it physical.
+  // The runtime drains failed_syncs at once when its health probe (clickhouse.healthProbeIntervalMs,
+  // not scaled) sees ClickHouse back, so the seed's 30 s period and 5 s retries never gate the
+  // recovery: it runs in real time and is judged against the real 5 s goal.
+  clickhouse: 'physical',
+  // Process restart: the supervisor's interval and cooldown are not scaled, nor is spawn-to-ready.
   process: 'physical',
   // Follows Redis: the reconnect that restores it lands on a master Sentinel promoted in real time.
   session: 'physical',
