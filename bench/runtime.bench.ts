@@ -7,7 +7,7 @@
  *    ready after a kill -9;
  *  - DuckDB backup: the cost of one 500 ms cycle with 100,000 orders stored.
  *
- *   npm run bench:runtime [-- --orders 5000 --concurrency 64 --backup-rows 100000]
+ *   npm run bench:runtime [-- --orders 5000 --concurrency 256 --backup-rows 100000]
  *
  * Policies run at timeScale 1 (the seed's real 1-2-4-8-16 s backoff and 5 s
  * ClickHouse retries): the recovery figures show what the health probes buy.
@@ -33,7 +33,7 @@ function arg(name: string, def: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : def;
 }
 const ORDERS = arg('orders', 5000);
-const CONCURRENCY = arg('concurrency', 64);
+const CONCURRENCY = arg('concurrency', 256);
 const BACKUP_ROWS = arg('backup-rows', 100_000);
 const ROOT = new URL('../', import.meta.url).pathname;
 const out: Record<string, unknown> = {};

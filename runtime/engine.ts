@@ -151,13 +151,13 @@ export class OrderEngine {
   }
 
   /** Store an order change: DuckDB (awaited when `durable`), then the mirrors. */
-  private save(o: OrderRecord, durable: boolean, mirror = true): Promise<void> {
+  private save(o: OrderRecord, durable: boolean): Promise<void> {
     this.orders.set(o.clientId, o);
     const rev = this.nextRev();
     this.rowRev.set(o.clientId, rev);
     const row = orderRow(o, rev);
     const p = this.o.duck.putOrder(row);
-    if (mirror) for (const m of this.o.mirrors) m.putOrder(row);
+    for (const m of this.o.mirrors) m.putOrder(row);
     if (durable) return p;
     p.catch((e: unknown) => this.o.log.error({ err: (e as Error).message, clientId: o.clientId }, 'duckdb: order write failed'));
     return Promise.resolve();
@@ -165,8 +165,13 @@ export class OrderEngine {
 
   private transition(o: OrderRecord, e: OrderEvent, durable: boolean): { o: OrderRecord; saved: Promise<void> } {
     const n = applyEvent(o, e, this.o.clock.now());
-    // `submitted` lasts one broker round trip: Redis and ClickHouse get the outcome instead.
-    const saved = this.save(n, durable, e.type !== 'send');
+    // `submitted` lasts one broker round trip and is not stored: after a crash a `persisted` order is
+    // already treated as possibly sent, so the row would add nothing but a write on the hot path.
+    let saved: Promise<void>;
+    if (e.type === 'send') {
+      this.orders.set(n.clientId, n);
+      saved = Promise.resolve();
+    } else saved = this.save(n, durable);
     if (n.state !== o.state) {
       this.o.events.emit('trade', 'order.state', {
         clientId: n.clientId,

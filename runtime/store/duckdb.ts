@@ -91,7 +91,11 @@ export class DuckStore implements AsyncDisposable {
   private flushing: Promise<void> | undefined;
   private backupTimer: Periodic | undefined;
   private lastBackupRev = -1;
+  /** Highest rev committed so far: the backup's upper bound without querying the tables. */
+  private committedRev = 0;
   private stopped = false;
+  /** Group-commit figures (for /state and the bench). */
+  readonly commitStats = { commits: 0, writes: 0, totalMs: 0, maxMs: 0 };
   /** Last backup cycle: duration and rows copied (for /state and the bench). */
   lastBackup: { ms: number; rows: number; at: number } | undefined;
 
@@ -103,7 +107,8 @@ export class DuckStore implements AsyncDisposable {
     private readonly opts: DuckStoreOptions,
     readonly openedFrom: OpenedFrom,
     readonly mergedFromBackup: number,
-    private readonly backupAttached: boolean,
+    /** The backup file as its own DuckDB instance: its commits never queue behind (or block) the main file's. */
+    private readonly backup: { instance: DuckDBInstance; conn: DuckDBConnection } | undefined,
   ) {}
 
   get backupPath(): string {
@@ -166,7 +171,19 @@ export class DuckStore implements AsyncDisposable {
         opts.log.error({ err: (e2 as Error).message }, 'duckdb: cannot create backup file; running without backups');
       }
     }
-    const store = new DuckStore(instance, conn, opts, openedFrom, merged, backupAttached);
+    let backup: { instance: DuckDBInstance; conn: DuckDBConnection } | undefined;
+    if (backupAttached) {
+      try {
+        await conn.run('DETACH bak');
+        const bi = await DuckDBInstance.create(`${opts.path}.backup`);
+        const bc = await bi.connect();
+        for (const sql of SCHEMA('main')) await bc.run(sql);
+        backup = { instance: bi, conn: bc };
+      } catch (e) {
+        opts.log.error({ err: (e as Error).message }, 'duckdb: cannot open backup file; running without backups');
+      }
+    }
+    const store = new DuckStore(instance, conn, opts, openedFrom, merged, backup);
     const ms = opts.clock.monotonic() - t0;
     if (openedFrom === 'backup' || merged > 0) {
       opts.events.emit('duckdb', 'duckdb.restored', { from: 'backup', rowsMerged: merged, ms });
@@ -195,7 +212,14 @@ export class DuckStore implements AsyncDisposable {
         const batch = this.queue;
         this.queue = [];
         try {
+          const t0 = performance.now();
           await this.lock.run(() => this.commit(batch.map((b) => b.w)));
+          const ms = performance.now() - t0;
+          const st = this.commitStats;
+          st.commits++;
+          st.writes += batch.length;
+          st.totalMs += ms;
+          if (ms > st.maxMs) st.maxMs = ms;
           for (const b of batch) b.resolve();
         } catch (e) {
           for (const b of batch) b.reject(e as Error);
@@ -226,6 +250,9 @@ export class DuckStore implements AsyncDisposable {
         deleteFailed.add(w.id);
       } else meta.set(w.k, w.v);
     }
+    for (const r of orders.values()) if (r.rev > this.committedRev) this.committedRev = r.rev;
+    for (const r of deals.values()) if (r.rev > this.committedRev) this.committedRev = r.rev;
+    for (const r of positions.values()) if (r.rev > this.committedRev) this.committedRev = r.rev;
     const c = this.connection;
     // The common case (order rows only, one statement) is one autocommit statement: one round trip instead of three.
     if (deals.size === 0 && positions.size === 0 && failed.size === 0 && deleteFailed.size === 0 && meta.size === 0 && orders.size * 5 <= 2000) {
@@ -330,37 +357,49 @@ export class DuckStore implements AsyncDisposable {
    * checkpoint it, so the backup is a self-contained database without a WAL.
    */
   async backupOnce(): Promise<{ ms: number; rows: number }> {
-    if (!this.backupAttached) return { ms: 0, rows: 0 };
+    if (!this.backup) return { ms: 0, rows: 0 };
     const t0 = this.opts.clock.monotonic();
-    // Its own connection: the backup reads a snapshot while order writes go on.
+    // Read on a connection of its own: an MVCC snapshot, no lock shared with order writes.
     this.backupConn ??= await this.instance.connect();
-    const c = this.backupConn;
-    let rows = 0;
+    const read = this.backupConn;
     const since = this.lastBackupRev;
-    const hi = await this.maxRev();
+    if (this.committedRev === 0 && since < 0) this.committedRev = await this.maxRev();
+    const hi = this.committedRev;
+    if (hi <= since) {
+      this.lastBackup = { ms: this.opts.clock.monotonic() - t0, rows: 0, at: this.opts.clock.now() };
+      return { ms: this.lastBackup.ms, rows: 0 };
+    }
+    const get = async (sql: string, params: DuckDBValue[] = []) => (await read.runAndReadAll(sql, params)).getRows() as DuckDBValue[][];
+    const orders = await get('SELECT client_id, state, rev, updated_at, data FROM orders WHERE rev > $1 AND rev <= $2', [since, hi]);
+    const deals = await get('SELECT deal, client_id, rev, data FROM deals WHERE rev > $1 AND rev <= $2', [since, hi]);
+    const positions = await get('SELECT ticket, status, rev, data FROM positions WHERE rev > $1 AND rev <= $2', [since, hi]);
+    const failed = await get('SELECT id, kind, ref, payload, attempts, created_at, last_error FROM failed_syncs');
+    const meta = await get('SELECT k, v FROM meta');
+    const c = this.backup.conn;
     await c.run('BEGIN TRANSACTION');
     try {
-      for (const t of TRADE_TABLES) {
-        const r = await c.run(`INSERT OR REPLACE INTO bak.${t.name} SELECT * FROM main.${t.name} WHERE rev > $1 AND rev <= $2`, [since, hi]);
-        rows += Number(r.rowsChanged);
-      }
-      await c.run('DELETE FROM bak.failed_syncs');
-      await c.run('INSERT INTO bak.failed_syncs SELECT * FROM main.failed_syncs');
-      await c.run('INSERT OR REPLACE INTO bak.meta SELECT * FROM main.meta');
+      await insertMany(c, 'orders', 5, orders);
+      await insertMany(c, 'deals', 4, deals);
+      await insertMany(c, 'positions', 4, positions);
+      await c.run('DELETE FROM failed_syncs');
+      await insertMany(c, 'failed_syncs', 7, failed);
+      await insertMany(c, 'meta', 2, meta);
       await c.run('COMMIT');
     } catch (e) {
       await c.run('ROLLBACK').catch(() => {});
       throw e;
     }
-    await c.run('CHECKPOINT bak');
+    // Checkpoint: the backup file stays self-contained, without a WAL to lose.
+    await c.run('CHECKPOINT');
     this.lastBackupRev = hi;
+    const rows = orders.length + deals.length + positions.length;
     const ms = this.opts.clock.monotonic() - t0;
     this.lastBackup = { ms, rows, at: this.opts.clock.now() };
     return { ms, rows };
   }
 
   startBackups(): void {
-    if (this.backupTimer || !this.backupAttached) return;
+    if (this.backupTimer || !this.backup) return;
     this.backupTimer = new Periodic(
       this.opts.clock,
       this.opts.backupIntervalMs,
@@ -376,10 +415,12 @@ export class DuckStore implements AsyncDisposable {
     await this.backupTimer?.stop();
     while (this.flushing) await this.flushing;
     this.stopped = true;
-    try {
-      this.backupConn?.closeSync();
-    } catch {
-      /* already closed */
+    for (const close of [() => this.backupConn?.closeSync(), () => this.backup?.conn.closeSync(), () => this.backup?.instance.closeSync()]) {
+      try {
+        close();
+      } catch {
+        /* already closed */
+      }
     }
     try {
       this.connection.closeSync();

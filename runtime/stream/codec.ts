@@ -82,17 +82,25 @@ function payloadOf(msg: Message): unknown {
   return rest;
 }
 
+function payloadText(msg: Message): string {
+  // Ticks are the hot path (tens of thousands a second): build their JSON without copying the message.
+  if (msg.kind === 'tick') return `{"epoch":${msg.epoch},"seq":${msg.seq},"tick":${JSON.stringify(msg.tick)}}`;
+  if (msg.kind === 'hist_tick') return `{"id":${msg.id},"epoch":${msg.epoch},"seq":${msg.seq},"tick":${JSON.stringify(msg.tick)}}`;
+  return JSON.stringify(payloadOf(msg));
+}
+
 export function encode(msg: Message): Buffer {
-  const payload = Buffer.from(JSON.stringify(payloadOf(msg)), 'utf8');
-  if (payload.length > MAX_PAYLOAD_BYTES) throw new RangeError(`tick-stream frame of ${payload.length} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
-  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+  const text = payloadText(msg);
+  const len = Buffer.byteLength(text, 'utf8');
+  if (len > MAX_PAYLOAD_BYTES) throw new RangeError(`tick-stream frame of ${len} bytes exceeds ${MAX_PAYLOAD_BYTES}`);
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + len);
   frame[0] = MAGIC0;
   frame[1] = MAGIC1;
   frame[2] = VERSION;
   frame[3] = KIND_CODES[msg.kind];
-  frame.writeUInt32BE(payload.length, 4);
-  frame.writeUInt32BE(crc32(payload) >>> 0, 8);
-  payload.copy(frame, HEADER_BYTES);
+  frame.writeUInt32BE(len, 4);
+  frame.write(text, HEADER_BYTES, 'utf8');
+  frame.writeUInt32BE(crc32(frame.subarray(HEADER_BYTES)) >>> 0, 8);
   return frame;
 }
 
@@ -120,29 +128,35 @@ export function isTick(v: unknown): v is Tick {
   );
 }
 
+/** The payload object is fresh from JSON.parse: tag it in place rather than copy it. */
+function withKind(kind: MessageKind, p: Record<string, unknown>): Message {
+  p.kind = kind;
+  return p as unknown as Message;
+}
+
 /** Validate a decoded payload's shape: a well-formed frame with a wrong shape is as bad as a garbled one. */
 export function validate(kind: MessageKind, p: Record<string, unknown>): Message | undefined {
   switch (kind) {
     case 'hello':
-      return isNat(p.epoch) && typeof p.stream === 'string' && isNat(p.lastSeq) ? ({ kind, ...p } as Message) : undefined;
+      return isNat(p.epoch) && typeof p.stream === 'string' && isNat(p.lastSeq) ? withKind(kind, p) : undefined;
     case 'tick':
-      return isNat(p.epoch) && isInt(p.seq) && p.seq >= 1 && isTick(p.tick) ? ({ kind, ...p } as Message) : undefined;
+      return isNat(p.epoch) && isInt(p.seq) && p.seq >= 1 && isTick(p.tick) ? withKind(kind, p) : undefined;
     case 'ping':
-      return isNat(p.epoch) && isNat(p.ping) && isNat(p.lastSeq) ? ({ kind, ...p } as Message) : undefined;
+      return isNat(p.epoch) && isNat(p.ping) && isNat(p.lastSeq) ? withKind(kind, p) : undefined;
     case 'ack':
-      return isNat(p.epoch) && isNat(p.ping) && isNat(p.contiguous) && isNat(p.highest) ? ({ kind, ...p } as Message) : undefined;
+      return isNat(p.epoch) && isNat(p.ping) && isNat(p.contiguous) && isNat(p.highest) ? withKind(kind, p) : undefined;
     case 'hist_req': {
       const bySeq = p.fromSeq !== undefined || p.toSeq !== undefined;
       const byTime = p.fromMs !== undefined || p.toMs !== undefined;
       if (!isNat(p.id) || !isNat(p.epoch) || bySeq === byTime) return undefined;
       if (bySeq && !(isNat(p.fromSeq) && isNat(p.toSeq))) return undefined;
       if (byTime && !(isNat(p.fromMs) && isNat(p.toMs))) return undefined;
-      return { kind, ...p } as Message;
+      return withKind(kind, p);
     }
     case 'hist_tick':
-      return isNat(p.id) && isNat(p.epoch) && isInt(p.seq) && p.seq >= 1 && isTick(p.tick) ? ({ kind, ...p } as Message) : undefined;
+      return isNat(p.id) && isNat(p.epoch) && isInt(p.seq) && p.seq >= 1 && isTick(p.tick) ? withKind(kind, p) : undefined;
     case 'hist_end':
-      return isNat(p.id) && isNat(p.count) && (p.status === 'ok' || p.status === 'error') ? ({ kind, ...p } as Message) : undefined;
+      return isNat(p.id) && isNat(p.count) && (p.status === 'ok' || p.status === 'error') ? withKind(kind, p) : undefined;
   }
 }
 
