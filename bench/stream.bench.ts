@@ -59,6 +59,7 @@ async function consumerRole(): Promise<void> {
     },
   });
   const ports = await c.ready;
+  const cpuAtReady = process.cpuUsage();
   process.send!({ ports });
   process.on('message', async (m: { cmd: string; lastSeq: number; epoch: number }) => {
     if (m.cmd !== 'finish') return;
@@ -68,7 +69,8 @@ async function consumerRole(): Promise<void> {
       timeoutMs: 20_000,
       intervalMs: 10,
     }).catch(() => undefined);
-    process.send!({ received, samples, missing: c.missingCount(), stats: c.stats(), catchUpMs: performance.now() - t0 }, () => {
+    const cpu = process.cpuUsage(cpuAtReady);
+    process.send!({ received, samples, missing: c.missingCount(), stats: c.stats(), catchUpMs: performance.now() - t0, cpuUs: cpu.user + cpu.system }, () => {
       void c.stop().then(() => process.exit(0));
     });
   });
@@ -83,10 +85,12 @@ async function feedRole(rate: number): Promise<void> {
     const t = wallUs();
     for (const k of batch) if (k.stream === 'EURUSD' && k.seq % 10 === 0) emitAt.push([`${k.stream}|${k.epoch}|${k.seq}`, t]);
   });
+  const cpuAtReady = process.cpuUsage();
   process.send!({ feed: { host: feed.host, port: feed.port } });
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd !== 'finish') return;
-    void feed.stop().then(() => process.send!({ emitAt }, () => process.exit(0)));
+    const cpu = process.cpuUsage(cpuAtReady);
+    void feed.stop().then(() => process.send!({ emitAt, cpuUs: cpu.user + cpu.system, emitted: feed.stats().emitted }, () => process.exit(0)));
   });
 }
 
@@ -116,6 +120,7 @@ async function partA(rate: number, seconds: number) {
     });
     await waitFor(() => streamer.status().tcp === 'connected' || undefined, { what: 'tcp', timeoutMs: 5000 });
     let first = 0;
+    const cpu0 = process.cpuUsage();
     const client = await FeedClient.connect({
       host: feed.host,
       port: feed.port,
@@ -128,11 +133,12 @@ async function partA(rate: number, seconds: number) {
     await client.stop();
     const elapsed = (performance.now() - first) / 1000;
     const lastSeq = streamer.status().lastSeq;
+    const cpuMain = process.cpuUsage(cpu0);
     const sst = streamer.status().stats;
     cons.p.send({ cmd: 'finish', lastSeq, epoch: streamer.epoch });
     fd.p.send({ cmd: 'finish' });
     const rep = await waitFor(() => cons.msgs.find((m) => m.samples), { what: 'consumer report', timeoutMs: 30_000 });
-    const { emitAt } = await waitFor(() => fd.msgs.find((m) => m.emitAt), { what: 'feed report', timeoutMs: 30_000 });
+    const { emitAt, cpuUs: feedCpuUs, emitted } = await waitFor(() => fd.msgs.find((m) => m.emitAt), { what: 'feed report', timeoutMs: 30_000 });
     // Join the feed's emission time with the consumer's first arrival (UDP or TCP; history fills excluded).
     const arrival = new Map<string, number>(rep.samples as [string, number][]);
     const lat: number[] = [];
@@ -155,6 +161,12 @@ async function partA(rate: number, seconds: number) {
       missingAfterGapFill: rep.missing,
       catchUpMs: rep.catchUpMs,
       latencyMs: summary(lat),
+      // CPU per tick in each process (user+sys), a figure that does not depend on what else runs on the machine.
+      cpuUsPerTick: {
+        feed: feedCpuUs / emitted,
+        streamer: (cpuMain.user + cpuMain.system) / lastSeq,
+        consumer: rep.cpuUs / rep.received,
+      },
     };
   } finally {
     cons.p.kill('SIGKILL');

@@ -141,7 +141,7 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
 
   function onTick(st: StreamTick, via: Via) {
     const at = clock.now();
-    const gapsBefore = tracker.gaps().length;
+    const gapsBefore = tracker.openGaps();
     const outcome = tracker.accept(st, at);
     if (outcome === 'duplicate') {
       stats.duplicates++;
@@ -159,7 +159,7 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     if (via === 'udp') stats.udpTicks++;
     else if (via === 'tcp') stats.tcpTicks++;
     else stats.historyTicks++;
-    if (tracker.gaps().length > gapsBefore) stats.gapsDetected++;
+    if (tracker.openGaps() > gapsBefore) stats.gapsDetected++;
     const rt: ReceivedTick = { ...st, via, receivedAt: at };
     if (keep) ticks.push(rt);
     if (opts.recordFile) appendFileSync(opts.recordFile, `${JSON.stringify(rt)}\n`);
@@ -182,9 +182,9 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
           onTick({ epoch: m.epoch, seq: m.seq, tick: m.tick }, via);
           break;
         case 'ping': {
-          const before = tracker.gaps().length;
+          const before = tracker.openGaps();
           tracker.noteLastSeq(m.epoch, m.lastSeq, clock.now());
-          if (tracker.gaps().length > before) stats.gapsDetected++;
+          if (tracker.openGaps() > before) stats.gapsDetected++;
           reply(ackFor(m));
           stats.acksSent++;
           break;

@@ -129,6 +129,13 @@ export class SequenceTracker {
     this.anomalies.push({ kind: 'unfillable', epoch, from, to, detail, at });
   }
 
+  /** Number of open gap ranges (cheap: no copies). */
+  openGaps(): number {
+    let n = 0;
+    for (const s of this.epochs.values()) n += s.gaps.length;
+    return n;
+  }
+
   gaps(): Gap[] {
     const out: Gap[] = [];
     for (const s of this.epochs.values()) out.push(...s.gaps.map((g) => ({ ...g })));
