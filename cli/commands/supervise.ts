@@ -76,6 +76,7 @@ export function registerSupervise(program: Command): void {
       events.subscribe((e) => log.info({ event: e.type, ...e.data }));
       let config: Config;
       let child: (i: number, port: number) => ChildSpec;
+      let instanceId: ((i: number) => string) | undefined;
       let js: string;
       if (!opts.entry) {
         if (!existsSync(RUNTIME_ENTRY)) throw new EaChaosError('E_USAGE', `the runtime entry ${RUNTIME_ENTRY} does not exist; pass --entry FILE`);
@@ -84,6 +85,7 @@ export function registerSupervise(program: Command): void {
         const made = runtimeChild({ configFile: configPath, js, instances: opts.instances, dir: join(REPO_ROOT, 'dist', 'supervise'), host: opts.host });
         config = made.base;
         child = made.child;
+        instanceId = made.instanceId;
       } else {
         config = loadAnyConfig(configPath);
         js = await compiledEntry(resolve(opts.entry));
@@ -104,6 +106,7 @@ export function registerSupervise(program: Command): void {
         host: opts.host,
         healthPort: opts.healthPort,
         child,
+        instanceId,
       });
       const signalled = new Promise<string>((r) => {
         process.once('SIGINT', () => r('SIGINT'));

@@ -26,7 +26,12 @@ export interface RuntimeChildOptions {
  * The file is rewritten on each start, so an edit of the user's file applies at
  * the next restart; a broken edit is caught here, before the child starts.
  */
-export function runtimeChild(opts: RuntimeChildOptions): { base: RuntimeConfig; child: (index: number, port: number) => ChildSpec } {
+export function runtimeChild(opts: RuntimeChildOptions): {
+  base: RuntimeConfig;
+  child: (index: number, port: number) => ChildSpec;
+  /** The runtime instance id of instance `index` (for the supervisor's /health). */
+  instanceId: (index: number) => string;
+} {
   const file = resolve(opts.configFile);
   const read = (): Record<string, unknown> => {
     let text: string;
@@ -43,8 +48,10 @@ export function runtimeChild(opts: RuntimeChildOptions): { base: RuntimeConfig; 
   const base = parseRuntimeConfig(first, file);
   mkdirSync(opts.dir, { recursive: true });
   let lastGood = first;
+  const idOf = (index: number) => (opts.instances > 1 ? `${base.runtime.instanceId}-${index}` : base.runtime.instanceId);
   return {
     base,
+    instanceId: idOf,
     child: (index, port) => {
       let doc: Record<string, unknown>;
       try {

@@ -41,6 +41,8 @@ export interface SupervisorOptions {
   instances: number;
   /** How to start instance `index`, given its control port. */
   child: (index: number, port: number) => ChildSpec;
+  /** Instance names in /health and events (default `ea-<index>`). */
+  instanceId?: (index: number) => string;
   host?: string;
   /** Port of the supervisor's own /health (0: free port). */
   healthPort?: number;
@@ -216,7 +218,7 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
     for (let i = 0; i < opts.instances; i++) {
       const port = await freePort(host);
       instances.push({
-        status: { index: i, id: `ea-${i}`, state: 'starting', pid: undefined, port, restarts: 0, restartsInWindow: 0 },
+        status: { index: i, id: opts.instanceId?.(i) ?? `ea-${i}`, state: 'starting', pid: undefined, port, restarts: 0, restartsInWindow: 0 },
         policy: new RestartPolicy(cfg),
         readyGen: 0,
         waiters: new Set(),

@@ -79,7 +79,7 @@ describe('supervising the real runtime (compiled dist/runtime/main.js)', () => {
       instances: 3,
       dir: join(dir, 'inst-fo'),
     });
-    const sup = startSupervisor({ clock: systemClock, config: rc.base, events: new EventBus(systemClock), notifier: new RecordingNotifier(), instances: 3, child: rc.child, readyTimeoutMs: 30_000, stdio: 'ignore' });
+    const sup = startSupervisor({ clock: systemClock, config: rc.base, events: new EventBus(systemClock), notifier: new RecordingNotifier(), instances: 3, child: rc.child, instanceId: rc.instanceId, readyTimeoutMs: 30_000, stdio: 'ignore' });
     const probe = () => {
       const c = new Redis({ sentinels: lab.info.sentinels, name: lab.info.sentinelMasterName, maxRetriesPerRequest: 1, lazyConnect: false });
       c.on('error', () => undefined); // the test's own probe sees the killed master too
@@ -89,6 +89,7 @@ describe('supervising the real runtime (compiled dist/runtime/main.js)', () => {
     try {
       await Promise.all([0, 1, 2].map((i) => sup.waitReady(i)));
       const ids = ['fo-0', 'fo-1', 'fo-2'];
+      expect(sup.status().map((s) => s.id)).toEqual(ids);
       const heartbeats = async () => {
         const h = await r.hgetall('ea:ris');
         return Object.fromEntries(ids.map((id) => [id, h[id] ? (JSON.parse(h[id]!) as { heartbeatAt: number }).heartbeatAt : 0]));
