@@ -197,7 +197,19 @@ async function benchRuntime(): Promise<void> {
     await rt.clickhouse!.flushed();
     const pacedDone = performance.now();
     const open = summary(rt.engine.sendLatency);
+    // 3. Open loop at a light 100 orders/s for 2 s: the latency floor without queueing.
+    rt.engine.sendLatency.length = 0;
+    const light: Promise<unknown>[] = [];
+    const l0 = performance.now();
+    for (let tick = 0; tick < 200; tick++) {
+      light.push(rt.engine.submit({ symbol: 'EURUSD', side: tick % 2 ? 'sell' : 'buy', volume: 0.01, deviation: 1_000_000 }));
+      const due = l0 + (tick + 1) * 10;
+      await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
+    }
+    await Promise.all(light);
+    const lightLat = summary(rt.engine.sendLatency);
     out.healthy = {
+      paced100PerSec: { orders: 200, intentToSendMs: { p50: +fmt(lightLat.p50, 2), p99: +fmt(lightLat.p99, 2), max: +fmt(lightLat.max, 2) } },
       closedLoop: {
         orders: ORDERS,
         concurrency: CONCURRENCY,
@@ -215,6 +227,7 @@ async function benchRuntime(): Promise<void> {
     console.error(
       `healthy closed loop: ${fmt(ORDERS / ((doneAt - t0) / 1000))} orders/s end to end (all stores), intent→send p99 ${fmt(closed.p99, 2)} ms at ${CONCURRENCY} outstanding`,
     );
+    console.error(`healthy paced 100/s: intent→send p50 ${fmt(lightLat.p50, 2)} ms p99 ${fmt(lightLat.p99, 2)} ms`);
     console.error(`healthy paced 1000/s: ${fmt(3000 / ((pacedDone - p0) / 1000))} orders/s end to end; intent→send p50 ${fmt(open.p50, 2)} ms p99 ${fmt(open.p99, 2)} ms`);
 
     // Broker outage: orders submitted while it is down wait in the 1-2-4-8-16 s backoff; time from "broker back" to each fill.

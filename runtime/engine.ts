@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Clock } from '../core/clock.ts';
 import type { EventBus, Notifier } from '../core/events.ts';
 import type { Logger } from '../core/log.ts';
@@ -105,6 +106,8 @@ export class OrderEngine {
 
   constructor(private readonly o: EngineOptions) {
     this.ids = new ClientIdGenerator(o.instanceId, o.clock.now());
+    // Every order waiting out a backoff listens on this one signal: thousands of listeners are expected.
+    setMaxListeners(0, this.abort.signal);
   }
 
   // ---------- state ----------
