@@ -22,6 +22,8 @@ export interface ConsumerOptions {
   historyTimeoutMs?: number;
   /** Ask for ticks before the first one received (default true: a checker wants all of them). */
   backfillFromStart?: boolean;
+  /** Per epoch, how many ticks' content the duplicate/conflict check keeps (default 2,000,000). */
+  retainTicks?: number;
   /** Keep every received tick in memory for record() (default true). */
   keepTicks?: boolean;
   /** Append every newly received tick as NDJSON to this file. */
@@ -103,7 +105,7 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
   const chunk = opts.historyChunk ?? 10_000;
   const histTimeout = opts.historyTimeoutMs ?? 2000;
   const keep = opts.keepTicks ?? true;
-  const tracker = new SequenceTracker({ backfillFromStart: opts.backfillFromStart ?? true });
+  const tracker = new SequenceTracker({ backfillFromStart: opts.backfillFromStart ?? true, retainTicks: opts.retainTicks });
   const ticks: ReceivedTick[] = [];
   const stats: ConsumerStats = {
     udpTicks: 0,

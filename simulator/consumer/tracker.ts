@@ -37,6 +37,8 @@ export interface Anomaly {
 
 interface EpochState {
   ticks: Map<number, Tick>;
+  /** Seqs at or below this were received and their content forgotten (memory bound). */
+  forgottenBelow: number;
   highest: number;
   /** Open gaps, sorted, disjoint, each inside 1..highest. */
   gaps: Gap[];
@@ -53,12 +55,16 @@ export class SequenceTracker {
   readonly counts = { new: 0, filled: 0, duplicate: 0, conflict: 0, seqReset: 0 };
   private inConflict = false;
 
-  constructor(private readonly opts: { backfillFromStart?: boolean } = {}) {}
+  /**
+   * `retainTicks` bounds memory: past it, the content of the oldest fully received seqs is
+   * forgotten (a later copy of one of them counts as a duplicate without a content check).
+   */
+  constructor(private readonly opts: { backfillFromStart?: boolean; retainTicks?: number } = {}) {}
 
   private state(epoch: number, at: number, firstSeq: number): EpochState {
     let s = this.epochs.get(epoch);
     if (!s) {
-      s = { ticks: new Map(), highest: 0, gaps: [] };
+      s = { ticks: new Map(), forgottenBelow: 0, highest: 0, gaps: [] };
       // A consumer that joins late owes nothing before its first tick unless asked to backfill.
       if (!(this.opts.backfillFromStart ?? true)) s.highest = Math.max(0, firstSeq - 1);
       this.epochs.set(epoch, s);
@@ -69,6 +75,10 @@ export class SequenceTracker {
 
   accept(st: StreamTick, at: number): AcceptOutcome {
     const s = this.state(st.epoch, at, st.seq);
+    if (st.seq <= s.forgottenBelow) {
+      this.counts.duplicate++;
+      return 'duplicate';
+    }
     const prev = s.ticks.get(st.seq);
     if (prev) {
       if (sameTick(prev, st.tick)) {
@@ -87,6 +97,8 @@ export class SequenceTracker {
     }
     s.ticks.set(st.seq, st.tick);
     this.inConflict = false;
+    const retain = this.opts.retainTicks ?? 2_000_000;
+    if (s.ticks.size > retain) this.forget(s, retain);
     if (st.seq > s.highest) {
       if (st.seq > s.highest + 1) s.gaps.push({ epoch: st.epoch, from: s.highest + 1, to: st.seq - 1, seenAt: at });
       s.highest = st.seq;
@@ -100,6 +112,13 @@ export class SequenceTracker {
     // Below highest, not seen, not in a gap: only possible below a late-join baseline.
     this.counts.new++;
     return 'new';
+  }
+
+  private forget(s: EpochState, retain: number): void {
+    const contiguous = s.gaps.length ? Math.min(...s.gaps.map((g) => g.from)) - 1 : s.highest;
+    const upTo = Math.min(contiguous, s.highest - Math.floor(retain / 2));
+    for (let q = s.forgottenBelow + 1; q <= upTo; q++) s.ticks.delete(q);
+    s.forgottenBelow = Math.max(s.forgottenBelow, upTo);
   }
 
   /** The sender says it has published up to `lastSeq`: a lost tail becomes a gap; going backwards is a reset. */
@@ -125,7 +144,7 @@ export class SequenceTracker {
   markUnfillable(epoch: number, from: number, to: number, detail: string, at: number): void {
     const s = this.epochs.get(epoch);
     if (!s) return;
-    for (let q = from; q <= to; q++) if (!s.ticks.has(q)) removeFromGaps(s.gaps, q);
+    for (let q = from; q <= to; q++) if (!this.has(epoch, q)) removeFromGaps(s.gaps, q);
     this.anomalies.push({ kind: 'unfillable', epoch, from, to, detail, at });
   }
 
@@ -160,7 +179,9 @@ export class SequenceTracker {
   }
 
   has(epoch: number, seq: number): boolean {
-    return this.epochs.get(epoch)?.ticks.has(seq) ?? false;
+    const s = this.epochs.get(epoch);
+    if (!s) return false;
+    return (seq >= 1 && seq <= s.forgottenBelow) || s.ticks.has(seq);
   }
 
   epochList(): number[] {
@@ -168,7 +189,8 @@ export class SequenceTracker {
   }
 
   received(epoch: number): number {
-    return this.epochs.get(epoch)?.ticks.size ?? 0;
+    const s = this.epochs.get(epoch);
+    return s ? s.ticks.size + s.forgottenBelow : 0;
   }
 }
 

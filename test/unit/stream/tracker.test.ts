@@ -62,4 +62,19 @@ describe('SequenceTracker', () => {
     tr.accept({ epoch: 1, seq: 103, tick: t(103) }, 0);
     expect(tr.gaps().map((g) => [g.from, g.to])).toEqual([[101, 102]]);
   });
+
+  it('bounds memory: forgets the content of old, fully received seqs and still counts their copies as duplicates', () => {
+    const tr = new SequenceTracker({ retainTicks: 10 });
+    for (let s = 1; s <= 100; s++) tr.accept({ epoch: 1, seq: s, tick: t(s) }, 0);
+    expect(tr.has(1, 1)).toBe(true);
+    expect(tr.received(1)).toBe(100);
+    expect(tr.accept({ epoch: 1, seq: 3, tick: t(3) }, 0)).toBe('duplicate');
+    expect(tr.accept({ epoch: 1, seq: 100, tick: t(7) }, 0)).toBe('conflict');
+    // A gap is never forgotten: content below an open gap is kept until it is filled.
+    const g = new SequenceTracker({ retainTicks: 10 });
+    g.accept({ epoch: 1, seq: 5, tick: t(5) }, 0);
+    for (let s = 6; s <= 50; s++) g.accept({ epoch: 1, seq: s, tick: t(s) }, 0);
+    expect(g.gaps().map((x) => [x.from, x.to])).toEqual([[1, 4]]);
+    expect(g.has(1, 3)).toBe(false);
+  });
 });
