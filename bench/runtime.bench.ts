@@ -208,6 +208,8 @@ async function benchRuntime(): Promise<void> {
     }
     await Promise.all(light);
     const lightLat = summary(rt.engine.sendLatency);
+    const cs = rt.duck.commitStats;
+    out.duckdbCommits = { commits: cs.commits, writesPerCommit: +fmt(cs.writes / cs.commits, 1), meanMs: +fmt(cs.totalMs / cs.commits, 2), maxMs: +fmt(cs.maxMs, 1) };
     out.healthy = {
       paced100PerSec: { orders: 200, intentToSendMs: { p50: +fmt(lightLat.p50, 2), p99: +fmt(lightLat.p99, 2), max: +fmt(lightLat.max, 2) } },
       closedLoop: {
@@ -228,6 +230,7 @@ async function benchRuntime(): Promise<void> {
       `healthy closed loop: ${fmt(ORDERS / ((doneAt - t0) / 1000))} orders/s end to end (all stores), intent→send p99 ${fmt(closed.p99, 2)} ms at ${CONCURRENCY} outstanding`,
     );
     console.error(`healthy paced 100/s: intent→send p50 ${fmt(lightLat.p50, 2)} ms p99 ${fmt(lightLat.p99, 2)} ms`);
+    console.error(`duckdb group commits over the healthy runs: ${JSON.stringify(out.duckdbCommits)}`);
     console.error(`healthy paced 1000/s: ${fmt(3000 / ((pacedDone - p0) / 1000))} orders/s end to end; intent→send p50 ${fmt(open.p50, 2)} ms p99 ${fmt(open.p99, 2)} ms`);
 
     // Broker outage: orders submitted while it is down wait in the 1-2-4-8-16 s backoff; time from "broker back" to each fill.

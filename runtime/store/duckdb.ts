@@ -242,10 +242,14 @@ export class DuckStore implements AsyncDisposable {
     for (const r of deals.values()) if (r.rev > this.committedRev) this.committedRev = r.rev;
     for (const r of positions.values()) if (r.rev > this.committedRev) this.committedRev = r.rev;
     const c = this.connection;
-    // The common case (order rows only, one statement) is one autocommit statement: one round trip instead of three.
-    if (deals.size === 0 && positions.size === 0 && failed.size === 0 && deleteFailed.size === 0 && meta.size === 0 && orders.size * 5 <= 2000) {
+    // The common case (orders, deals, positions only): one autocommit statement per table, one round
+    // trip each instead of BEGIN…COMMIT. Rows of different tables need no common atomicity: every
+    // row is complete on its own and a deal can always be re-read from the broker.
+    if (failed.size === 0 && deleteFailed.size === 0 && meta.size === 0) {
       try {
         await insertMany(c, 'orders', 5, [...orders.values()].map((r) => [r.clientId, r.state, r.rev, r.updatedAt, r.data]));
+        await insertMany(c, 'deals', 4, [...deals.values()].map((r) => [r.deal, r.clientId, r.rev, r.data]));
+        await insertMany(c, 'positions', 4, [...positions.values()].map((r) => [r.ticket, r.status, r.rev, r.data]));
         return;
       } catch (e) {
         throw new EaChaosError('E_DUCKDB_WRITE', `DuckDB write failed: ${(e as Error).message}`, { cause: e });
