@@ -34,6 +34,12 @@ export interface ClickhouseSyncOptions {
   healthProbeIntervalMs: number;
   /** Rows per insert. */
   batchSize?: number;
+  /**
+   * How long changes gather before an insert. Every insert is a new part that ClickHouse must merge
+   * (it advises about one insert per second); 200 ms keeps parts few and stays far inside the seed's
+   * 30 s max sync delay.
+   */
+  batchWindowMs?: number;
 }
 
 type Table = 'orders' | 'deals' | 'positions';
@@ -156,7 +162,7 @@ export class ClickhouseSync implements AsyncDisposable {
 
   private async flushLoop(): Promise<void> {
     try {
-      await new Promise<void>((r) => setImmediate(r));
+      await this.o.clock.sleep(this.o.batchWindowMs ?? 200);
       while (this.pending.size > 0 && !this.stopped) {
         const batch = this.takeBatch();
         const policy = retry({

@@ -186,7 +186,8 @@ export class RedisState implements AsyncDisposable {
   flushNow(): Promise<void> {
     if (this.flushing || this.stopped) return this.flushing ?? Promise.resolve();
     this.flushing = (async () => {
-      await new Promise<void>((r) => setImmediate(r));
+      // A few ms of gathering turns a write per order change into one MULTI per window.
+      await this.o.clock.sleep(5);
       try {
         while (!this.stopped) {
           const c = this.client;

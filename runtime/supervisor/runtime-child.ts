@@ -14,6 +14,8 @@ export interface RuntimeChildOptions {
   /** Where the per-instance config files are written. */
   dir: string;
   node?: string;
+  /** Compiled warm-standby entry (dist/runtime/supervisor/warm-entry.js): restarts skip Node's start and the imports. */
+  warmJs?: string;
   /** Control API host of every instance (default 127.0.0.1). */
   host?: string;
 }
@@ -70,6 +72,9 @@ export function runtimeChild(opts: RuntimeChildOptions): {
       rt.control = { ...(rt.control as Record<string, unknown> | undefined), host, port };
       const instanceFile = join(opts.dir, `${id}.json`);
       writeFileSync(instanceFile, JSON.stringify({ ...doc, runtime: rt }, null, 2));
+      if (opts.warmJs) {
+        return { command: opts.node ?? process.execPath, args: ['--config', instanceFile], warm: { args: [opts.warmJs] }, readyUrl: `http://${host}:${port}/ready` };
+      }
       return {
         command: opts.node ?? process.execPath,
         args: [opts.js, '--config', instanceFile],

@@ -13,6 +13,13 @@ export interface ChildSpec {
   env?: Record<string, string>;
   /** GET this until it answers 200: the instance is ready. */
   readyUrl: string;
+  /**
+   * The child speaks the warm-standby protocol (runtime/supervisor/warm-entry.ts): spawned as
+   * `command warm.args`, it loads everything, sends `{type:'warm'}` over IPC and waits for
+   * `{type:'start', argv: args}`. The supervisor keeps one such spare per instance, so a restart
+   * skips Node's start and every import.
+   */
+  warm?: { args: string[] };
 }
 
 export type InstanceState = 'starting' | 'ready' | 'restarting' | 'gave_up' | 'stopped';
@@ -65,9 +72,15 @@ export interface Supervisor extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
+interface Spare {
+  proc: ChildProcess;
+  warm: boolean;
+}
+
 interface Instance {
   status: InstanceStatus;
   proc?: ChildProcess;
+  spare?: Spare;
   policy: RestartPolicy;
   timer?: TimerHandle;
   exitAtMono?: number;
@@ -123,11 +136,23 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
     inst.status.state = 'starting';
     const gen = ++inst.readyGen;
     let proc: ChildProcess;
+    let usedSpare = false;
     try {
-      proc = spawn(spec.command, spec.args, {
-        env: { ...process.env, ...spec.env, EA_CHAOS_CONTROL_PORT: String(inst.status.port), EA_CHAOS_INSTANCE: inst.status.id },
-        stdio: ['ignore', opts.stdio === 'inherit' ? 'inherit' : 'ignore', opts.stdio === 'ignore' ? 'ignore' : 'inherit'],
-      });
+      if (spec.warm) {
+        const spare = inst.spare;
+        inst.spare = undefined;
+        if (spare && spare.proc.exitCode === null && spare.proc.signalCode === null && spare.proc.connected) {
+          proc = spare.proc;
+          usedSpare = spare.warm;
+        } else {
+          if (spare) spare.proc.kill('SIGKILL');
+          proc = spawnProcess(inst, spec, spec.warm.args, true);
+        }
+        // Queued by Node until the child listens; a cold child acts on it once its imports are done.
+        proc.send({ type: 'start', argv: spec.args });
+      } else {
+        proc = spawnProcess(inst, spec, spec.args, false);
+      }
     } catch (e) {
       emit(inst, 'process.spawn_failed', { error: (e as Error).message });
       onExit(inst, null, null);
@@ -135,7 +160,7 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
     }
     inst.proc = proc;
     inst.status.pid = proc.pid;
-    emit(inst, 'process.started', { pid: proc.pid, restarts: inst.status.restarts });
+    emit(inst, 'process.started', { pid: proc.pid, restarts: inst.status.restarts, warm: usedSpare });
     proc.on('error', (e) => emit(inst, 'process.error', { error: e.message }));
     proc.on('exit', (code, signal) => {
       if (inst.proc !== proc) return;
@@ -143,6 +168,38 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
       onExit(inst, code, signal);
     });
     void pollReady(inst, proc, spec.readyUrl, gen);
+  }
+
+  function spawnProcess(inst: Instance, spec: ChildSpec, args: string[], ipc: boolean): ChildProcess {
+    const out = opts.stdio === 'inherit' ? 'inherit' : 'ignore';
+    const err = opts.stdio === 'ignore' ? 'ignore' : 'inherit';
+    return spawn(spec.command, args, {
+      env: { ...process.env, ...spec.env, EA_CHAOS_CONTROL_PORT: String(inst.status.port), EA_CHAOS_INSTANCE: inst.status.id },
+      stdio: ipc ? ['ignore', out, err, 'ipc'] : ['ignore', out, err],
+    });
+  }
+
+  /** Start the next standby once the instance is ready, so it does not compete with the start-up. */
+  function prepareSpare(inst: Instance) {
+    if (stopping || inst.spare) return;
+    const spec = opts.child(inst.status.index, inst.status.port);
+    if (!spec.warm) return;
+    let proc: ChildProcess;
+    try {
+      proc = spawnProcess(inst, spec, spec.warm.args, true);
+    } catch (e) {
+      emit(inst, 'process.spare_failed', { error: (e as Error).message });
+      return;
+    }
+    const spare: Spare = { proc, warm: false };
+    inst.spare = spare;
+    proc.on('message', (m: { type?: string }) => {
+      if (m?.type === 'warm') spare.warm = true;
+    });
+    proc.on('error', () => undefined);
+    proc.on('exit', () => {
+      if (inst.spare === spare) inst.spare = undefined;
+    });
   }
 
   async function pollReady(inst: Instance, proc: ChildProcess, url: string, gen: number) {
@@ -157,6 +214,7 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
         emit(inst, 'process.ready', { pid: proc.pid, startToReadyMs: inst.status.startToReadyMs, restartToReadyMs: inst.exitAtMono === undefined ? undefined : inst.status.lastRestartToReadyMs });
         inst.exitAtMono = undefined;
         notify(inst);
+        prepareSpare(inst);
         return;
       }
       if (clock.monotonic() > deadline) {
@@ -183,6 +241,8 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
     inst.status.restartsInWindow = d.restartsInWindow;
     if (d.action === 'give_up') {
       inst.status.state = 'gave_up';
+      inst.spare?.proc.kill('SIGKILL');
+      inst.spare = undefined;
       emit(inst, 'process.gave_up', { restartsInWindow: d.restartsInWindow, cooldownMs: cfg.cooldownMs });
       alert({
         severity: 'critical',
@@ -275,6 +335,8 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
         await Promise.all(
           instances.map(async (inst) => {
             inst.timer?.cancel();
+            inst.spare?.proc.kill('SIGKILL');
+            inst.spare = undefined;
             const p = inst.proc;
             if (!p || p.exitCode !== null || p.signalCode !== null) {
               inst.status.state = inst.status.state === 'gave_up' ? 'gave_up' : 'stopped';
