@@ -104,8 +104,14 @@ describe('runtime state across Redis and ClickHouse faults', () => {
         timeoutMs: 10_000,
         intervalMs: 100,
       });
-      const stored = JSON.parse((await probe.hget('ea:rts:rt1:orders', ids.at(-1)!))!) as { data: string };
-      expect(JSON.parse(stored.data).state).toMatch(/filled|reconciled/);
+      // Write-behind: the final state of the last order lands within a flush window.
+      await waitFor(
+        async () => {
+          const stored = JSON.parse((await probe.hget('ea:rts:rt1:orders', ids.at(-1)!))!) as { data: string };
+          return /filled|reconciled/.test(JSON.parse(stored.data).state as string) ? true : undefined;
+        },
+        { what: 'final state of the last order in Redis', timeoutMs: 5000, intervalMs: 20 },
+      );
       // The session key follows the live session (renewed or not, depending on how long the failover took).
       await waitFor(async () => ((await probe.hget('ea:session:rt1', 'id')) === rt.redis!.sessionId ? true : undefined), {
         what: 'session written on the new master',
