@@ -2,6 +2,8 @@ import { platform, release, cpus } from 'node:os';
 import type { RuntimeEvent } from '../core/events.ts';
 import { finalStatesFromEvents, intentsFromEvents, parseHistory, type RunHistory } from './history/index.ts';
 import type { ResolvedSchedule } from './scenario/index.ts';
+import { waitFor } from '../core/wait.ts';
+import { clickhouseOrders, duckdbOrders, redisOrders } from './stores.ts';
 import type { Testbed } from './testbed/testbed.ts';
 
 export interface CollectOptions {
@@ -17,8 +19,37 @@ export interface CollectOptions {
  * into one history document. Whatever cannot be read is recorded as null, so
  * the checkers that need it answer "unknown".
  */
+/**
+ * Stop the workload and let the system settle, so the end state is one state:
+ * the strategy trades from quotes, so cutting the `feed` route stops new orders
+ * without touching the runtime. Then wait until no order is in flight and, one
+ * sync deadline after the last order change, until the stores have caught up.
+ */
+export async function quiesce(bed: Testbed, syncDeadlineMs = Math.max(1, Math.round(bed.config.trade.maxClickhouseSyncDelayMs * bed.config.timeScale))): Promise<void> {
+  if (bed.routes.feed) await bed.faults.setEnabled('feed', false).catch(() => {});
+  const n = bed.supervisor?.status().length ?? 0;
+  const lastChange = () => bed.events().reduce((m, e) => (e.type === 'order.state' && e.ts > m ? e.ts : m), 0);
+  const inFlight = async () => {
+    for (let i = 0; i < n; i++) {
+      const st = await bed.getJson<{ counts?: Record<string, number>; components?: { clickhouse?: { pending?: number; parkedBatches?: number }; redis?: { backlog?: number } } }>(`${bed.runtimeUrl(i)}/state?orders=0`);
+      const open = Object.entries(st.counts ?? {}).filter(([k]) => !['filled', 'partially_filled', 'rejected', 'reconciled', 'failed'].includes(k));
+      if (open.some(([, v]) => v > 0)) return true;
+      const ch = st.components?.clickhouse;
+      if ((ch?.pending ?? 0) > 0 || (ch?.parkedBatches ?? 0) > 0 || (st.components?.redis?.backlog ?? 0) > 0) return true;
+    }
+    return false;
+  };
+  const budget = 15_000 + syncDeadlineMs;
+  await waitFor(async () => ((await inFlight()) ? undefined : true), { what: 'orders and store syncs to settle', timeoutMs: budget, intervalMs: 100 }).catch(() => undefined);
+  const until = lastChange() + syncDeadlineMs + 50;
+  if (until > Date.now()) await new Promise((r) => setTimeout(r, Math.min(until - Date.now(), budget)));
+}
+
 export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<RunHistory> {
   const n = bed.supervisor?.status().length ?? 0;
+  const instances = Array.from({ length: n }, (_, i) => `ea-${i}`);
+  const syncDeadlineMs = Math.max(1, Math.round(bed.config.trade.maxClickhouseSyncDelayMs * bed.config.timeScale));
+  await quiesce(bed, syncDeadlineMs).catch(() => {});
   const finals: { clientId: string; state: string; instance?: string }[] = [];
   const positions: { ticket: number; status?: string; orphan?: boolean; instance?: string }[] = [];
   let runtimesRead = true;
@@ -38,6 +69,15 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
   } catch {
     ledger = null;
   }
+  // Stores last: Redis and ClickHouse live, then DuckDB once the runtimes have let go of their files.
+  const takenAt = Date.now();
+  const [redis, clickhouse] = await Promise.all([
+    redisOrders(bed.lab.info.sentinels, bed.lab.info.sentinelMasterName, instances),
+    clickhouseOrders(bed.lab.info.clickhouse.url, bed.config.clickhouse.database, instances),
+  ]);
+  await bed.supervisor?.stop().catch(() => {});
+  const duckdb = await duckdbOrders(instances.map((i) => bed.duckdbFile(i)));
+  const stores = { takenAt, syncDeadlineMs, redis, duckdb, clickhouse };
   const events = bed.events().map(({ source, pid, receivedAt, ...e }) => ({ ...e, instance: e.instance ?? source })) as RuntimeEvent[];
   const fromEvents = finalStatesFromEvents(events);
   const doc = {
@@ -61,12 +101,12 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
       ...(r.offsetMs !== undefined ? { offsetMs: r.offsetMs } : {}),
     })),
     events,
-    magic: Array.from({ length: n }, (_, i) => 7000 + i),
+    magic: Array.from({ length: n }, (_, i) => bed.magicFor(i)),
     ledger,
     orders: { intents: intentsFromEvents(events), final: runtimesRead ? finals : fromEvents.length ? null : null },
     positions: runtimesRead ? positions : null,
     ticks: null,
-    stores: null,
+    stores,
     versions: { ...bed.lab.info.versions, node: process.version },
     environment: { platform: platform(), release: release(), cpus: cpus().length, provider: bed.lab.info.provider },
   };

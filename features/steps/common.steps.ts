@@ -1,5 +1,6 @@
 import { Given, Then, When } from '@cucumber/cucumber';
 import { waitFor } from '../../core/wait.ts';
+import { quiesce } from '../../harness/collect.ts';
 import { checkNoDuplicates, checkNoLostOrders, checkNoOrphans, snapshot } from '../../harness/invariants.ts';
 import type { ChaosWorld } from '../support/world.ts';
 
@@ -26,6 +27,8 @@ When('the workload runs for {float} s', async function (this: ChaosWorld, s: num
 /** §1 objectives, checked against the broker's ledger once orders in flight have settled. */
 Then('no order was lost or duplicated', async function (this: ChaosWorld) {
   const bed = this.requireBed();
+  // Judge one end state: stop the workload and let orders in flight settle first.
+  await quiesce(bed);
   const settleMs = Math.max(2000, this.scaled(this.config.trade.backoffMs.reduce((a, b) => a + b, 0)));
   let last = await snapshot(bed);
   await waitFor(
@@ -45,6 +48,7 @@ Then('no order was lost or duplicated', async function (this: ChaosWorld) {
 });
 
 Then('no trade is orphaned', async function (this: ChaosWorld) {
+  await quiesce(this.requireBed());
   const s = await snapshot(this.requireBed());
   const r = checkNoOrphans(s);
   this.recordInvariant(r);

@@ -114,6 +114,20 @@ export class Testbed implements AsyncDisposable {
     return out;
   }
 
+  /** One magic per instance: no instance ever adopts or reconciles another's orders. */
+  magicFor(index: number): number {
+    return 7000 + index;
+  }
+
+  dataDir(index: number): string {
+    return join(this.dir, 'runtime', `ea-${index}`);
+  }
+
+  /** Where runtime/main.ts keeps instance `id`'s DuckDB file. */
+  duckdbFile(id: string): string {
+    return join(this.dir, 'runtime', id, `${id}.duckdb`);
+  }
+
   runtimeConfig(index: number, port: number, ordersPerSecond: number): Record<string, unknown> {
     const r = this.routes;
     const { lab: _lab, ...core } = this.config;
@@ -121,9 +135,8 @@ export class Testbed implements AsyncDisposable {
       ...core,
       runtime: {
         instanceId: `ea-${index}`,
-        // One magic per instance: no instance ever adopts or reconciles another's orders.
-        magic: 7000 + index,
-        dataDir: join(this.dir, 'runtime', `ea-${index}`),
+        magic: this.magicFor(index),
+        dataDir: this.dataDir(index),
         control: { host: '127.0.0.1', port },
         broker: r.broker!.listen,
         feed: r.feed!.listen,
