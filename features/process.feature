@@ -14,6 +14,8 @@ Feature: EA Process fault tolerance (seed §3.6, §4 "EA Restart Test")
     And no order was lost or duplicated
     And no trade is orphaned
 
+  @ea-stopped
   Scenario: An EA that keeps crashing is stopped and the user is alerted
     When the EA process is killed 4 times within the cooldown window
     Then the supervisor stops the EA process and alerts the user
+    And no order was duplicated

@@ -59,3 +59,10 @@ Then('the EA is ready again', async function (this: ChaosWorld) {
   const f = this.lastFault;
   await this.requireBed().waitForEvent((e) => e.type === 'runtime.ready', { after: f?.injectedAt ?? 0, timeoutMs: 15_000, what: 'runtime.ready' });
 });
+
+/** For scenarios that end with the EA stopped: nothing settles its orders, but nothing may be sent twice. */
+Then('no order was duplicated', async function (this: ChaosWorld) {
+  const r = checkNoDuplicates(await snapshot(this.requireBed()));
+  this.recordInvariant(r);
+  if (r.status === 'fail') throw new Error(`${r.name}: ${r.details}`);
+});
