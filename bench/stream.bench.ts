@@ -7,8 +7,8 @@
  *    stands in for the runtime: this measures feed → streamer → consumer.
  * B. 100 UDP blackholes through the fault proxy's UDP relay: blackhole → first new tick over TCP,
  *    then every tick accounted for after gap fill.
- * C. SIGKILLs of the supervised real runtime (10) and of a child that loads the runtime's heavy
- *    clients (50) → /ready again.
+ * C. SIGKILL → /ready: the supervised real runtime with its warm standby (50 kills), cold (10),
+ *    and a child that only loads the runtime's heavy clients (10).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -267,7 +267,7 @@ async function partB(blackholes: number) {
 }
 
 // ---------- C ----------
-async function partC(kills: number, what: 'runtime' | 'fixture') {
+async function partC(kills: number, what: 'runtime' | 'runtime-warm' | 'fixture') {
   const root = join(import.meta.dirname, '..');
   // The policy's 1 s spacing between consecutive restarts and its 3-in-30 s limit are not what is measured here:
   // kills are spaced past the interval, and the limit is lifted so all the kills fit in one run.
@@ -286,7 +286,11 @@ async function partC(kills: number, what: 'runtime' | 'fixture') {
     cleanups.push(() => broker.stop(), () => feed.stop(), () => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, 'ea.json');
     writeFileSync(file, JSON.stringify({ seed: 7, process: policy, runtime: { instanceId: 'bench', magic: 4242, dataDir: join(dir, 'data'), broker: { host: broker.host, port: broker.port } } }));
-    const rc = runtimeChild({ configFile: file, js: outfile, instances: 1, dir: join(dir, 'inst') });
+    const warmJs =
+      what === 'runtime-warm'
+        ? (await ensureBuilt({ entry: join(root, 'runtime/supervisor/warm-entry.ts'), outfile: join(root, 'dist/runtime/supervisor/warm-entry.js') })).outfile
+        : undefined;
+    const rc = runtimeChild({ configFile: file, js: outfile, warmJs, instances: 1, dir: join(dir, 'inst') });
     config = rc.base;
     child = rc.child;
   }
@@ -305,7 +309,9 @@ async function partC(kills: number, what: 'runtime' | 'fixture') {
   try {
     let s = await sup.waitReady(0);
     for (let k = 0; k < kills; k++) {
-      await systemClock.sleep(60);
+      await systemClock.sleep(60); // past the restart interval
+      // The next warm standby starts once the instance is ready; kill when it has loaded.
+      if (what === 'runtime-warm') await waitFor(() => (sup.status()[0]!.standby === 'warm' ? true : undefined), { what: 'standby', timeoutMs: 20_000, intervalMs: 5 });
       const pid = s.pid!;
       const t0 = performance.now();
       process.kill(pid, 'SIGKILL');
@@ -318,7 +324,10 @@ async function partC(kills: number, what: 'runtime' | 'fixture') {
     for (const c of cleanups) await c();
   }
   return {
-    child: what === 'runtime' ? 'the real runtime, dist/runtime/main.js (DuckDB, simulated broker; no Redis/ClickHouse)' : 'test/fixtures/ready-child.ts compiled, importing ioredis + @duckdb/node-api + @clickhouse/client',
+    child:
+      what === 'fixture'
+        ? 'test/fixtures/ready-child.ts compiled, importing ioredis + @duckdb/node-api + @clickhouse/client'
+        : `the real runtime (DuckDB, simulated broker; no Redis/ClickHouse), ${what === 'runtime-warm' ? 'warm standby (default of ea-chaos supervise)' : 'cold start of dist/runtime/main.js'}`,
     kills,
     killToReadyMs: summary(ms),
     supervisorExitToReadyMs: summary(supMs),
@@ -335,19 +344,20 @@ async function main() {
   process.stderr.write('B: UDP blackholes...\n');
   out.fallback = await partB(quick ? 20 : 100);
   process.stderr.write('C: SIGKILL -> /ready...\n');
-  out.restartRuntime = await partC(quick ? 5 : 10, 'runtime');
-  out.restartHeavyFixture = await partC(quick ? 10 : 50, 'fixture');
+  out.restartRuntimeWarm = await partC(quick ? 10 : 50, 'runtime-warm');
+  out.restartRuntimeCold = await partC(quick ? 5 : 10, 'runtime');
+  out.restartHeavyFixture = await partC(quick ? 5 : 10, 'fixture');
   out.totalSeconds = (performance.now() - t0) / 1000;
   const a = out.streaming as Awaited<ReturnType<typeof partA>>;
   const b = out.fallback as Awaited<ReturnType<typeof partB>>;
-  const c = out.restartRuntime as Awaited<ReturnType<typeof partC>>;
-  const cf = out.restartHeavyFixture as Awaited<ReturnType<typeof partC>>;
+  const c = out.restartRuntimeWarm as Awaited<ReturnType<typeof partC>>;
+  const cc = out.restartRuntimeCold as Awaited<ReturnType<typeof partC>>;
   out.targets = {
     throughputAtLeast50k: a.throughput >= 50_000 && a.missingAfterGapFill === 0,
     latencyP99AtMost2ms: a.latencyMs.p99 <= 2,
     fallbackP99AtMost25ms: b.fallbackMs.p99 <= 25 && b.lostAfterGapFill === 0,
-    restartP99AtMost300ms_runtime: c.killToReadyMs.p99 <= 300,
-    restartP99AtMost300ms_fixture: cf.killToReadyMs.p99 <= 300,
+    restartP99AtMost300ms: c.killToReadyMs.p99 <= 300,
+    restartP99AtMost300ms_coldStart: cc.killToReadyMs.p99 <= 300,
   };
   process.stdout.write(`${JSON.stringify(out, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(fmt(v)) : v), 2)}\n`);
 }

@@ -18,6 +18,7 @@ import { parseNumberOption, parsePort, parseTimeScale } from '../options.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const RUNTIME_ENTRY = join(REPO_ROOT, 'runtime', 'main.ts');
+export const WARM_ENTRY = join(REPO_ROOT, 'runtime', 'supervisor', 'warm-entry.ts');
 
 /** dist/<path of the entry inside the repo>.js: one compiled file per entry, rebuilt when its sources change. */
 export function distPathFor(entry: string): string {
@@ -54,6 +55,7 @@ interface SuperviseOpts {
   host: string;
   entry?: string;
   timeScale?: number;
+  warm: boolean;
 }
 
 export function registerSupervise(program: Command): void {
@@ -69,6 +71,7 @@ export function registerSupervise(program: Command): void {
     .option('--host <host>', 'address for /health and the instances control APIs', '127.0.0.1')
     .option('--entry <file>', 'child entry point instead of runtime/main.ts (TypeScript is bundled; it must serve /ready on EA_CHAOS_CONTROL_PORT)')
     .option('--time-scale <x>', 'multiply restart interval and cooldown by x', parseTimeScale)
+    .option('--no-warm', 'no warm standby per runtime instance (a restart then pays Node start-up and every import)')
     .action(async (opts: SuperviseOpts) => {
       const configPath = resolve(opts.config);
       const log = createLogger('supervisor');
@@ -82,7 +85,8 @@ export function registerSupervise(program: Command): void {
         if (!existsSync(RUNTIME_ENTRY)) throw new EaChaosError('E_USAGE', `the runtime entry ${RUNTIME_ENTRY} does not exist; pass --entry FILE`);
         // The real runtime: one generated config per instance (control port, instance id, data dir).
         js = await compiledEntry(RUNTIME_ENTRY);
-        const made = runtimeChild({ configFile: configPath, js, instances: opts.instances, dir: join(REPO_ROOT, 'dist', 'supervise'), host: opts.host });
+        const warmJs = opts.warm ? await compiledEntry(WARM_ENTRY) : undefined;
+        const made = runtimeChild({ configFile: configPath, js, warmJs, instances: opts.instances, dir: join(REPO_ROOT, 'dist', 'supervise'), host: opts.host });
         config = made.base;
         child = made.child;
         instanceId = made.instanceId;

@@ -37,6 +37,8 @@ export interface InstanceStatus {
   /** Exit of the previous process → /ready of the new one, for the latest restart. */
   lastRestartToReadyMs?: number;
   startToReadyMs?: number;
+  /** Warm standby of this instance (only for children that speak the warm protocol). */
+  standby?: 'loading' | 'warm';
 }
 
 export interface SupervisorOptions {
@@ -269,7 +271,11 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
   }
 
   function summary() {
-    const list = instances.map((i) => ({ ...i.status, restartsInWindow: i.policy.restartsInWindow(clock.monotonic()) }));
+    const list = instances.map((i) => ({
+      ...i.status,
+      restartsInWindow: i.policy.restartsInWindow(clock.monotonic()),
+      ...(i.spare ? { standby: i.spare.warm ? ('warm' as const) : ('loading' as const) } : {}),
+    }));
     const status = list.every((s) => s.state === 'ready') ? 'ok' : list.some((s) => s.state === 'gave_up') ? 'failed' : 'degraded';
     return { status, instances: list };
   }
