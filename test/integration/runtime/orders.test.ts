@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startBroker, startFeed, type BrokerHandle, type FeedHandle } from '../../../simulator/index.ts';
+import { BrokerClient, startBroker, startFeed, type BrokerHandle, type FeedHandle } from '../../../simulator/index.ts';
 import { startRuntime, type RuntimeHandle } from '../../../runtime/main.ts';
 import { silentLogger } from '../../../core/log.ts';
 import { waitFor } from '../../../core/wait.ts';
@@ -140,6 +140,20 @@ describe('orders through the control API against the simulated broker', () => {
       expect(r.json.order.sends).toBe(1);
     }
     expect(rt.events.since(0).some((e) => e.type === 'order.fatal')).toBe(true);
+  });
+
+  it('adopts a broker position carrying our magic that it never opened, and reports it as an orphan', async () => {
+    await using c = await BrokerClient.connect({ host: broker.host, port: broker.port });
+    const tick = await c.request('symbol_info_tick', { symbol: 'GBPUSD' });
+    const r = await c.orderSend({ action: 1, symbol: 'GBPUSD', volume: 0.01, type: 0, price: tick!.ask, deviation: 1000, magic: 4242, comment: 'manual-1' });
+    expect(r.retcode).toBe(10009);
+    await waitFor(() => rt.events.since(0).find((e) => e.type === 'reconcile.orphan_adopted' && e.data?.symbol === 'GBPUSD') ?? undefined, {
+      what: 'orphan adopted',
+      timeoutMs: 5000,
+    });
+    const state = await getJson(`${rt.url}/state?orders=0`);
+    expect(state.positions.some((p: { symbol: string; orphan: boolean }) => p.symbol === 'GBPUSD' && p.orphan)).toBe(true);
+    expect(state.orders).toBeUndefined();
   });
 
   it('serves /health, /ready, /state and an NDJSON /events stream', async () => {
