@@ -142,4 +142,32 @@ describe('runtime state across Redis and ClickHouse faults', () => {
     // Informational: recovery time from "ClickHouse ready" to "backlog drained" (the goal is checked by the bench).
     console.log(`clickhouse backlog drained ${drainedAfterMs.toFixed(0)} ms after the server was ready`);
   });
+
+  it('Redis down with no failover possible: trading goes on, fallback to ClickHouse after 10 attempts, Redis rebuilt from DuckDB after', async () => {
+    const seq = rt.events.since(0).at(-1)!.seq;
+    const st = await lab.status();
+    // Both data nodes down: Sentinel has nothing to promote ("failover did not happen").
+    await lab.kill('redis-master');
+    await lab.kill('redis-replica');
+    const t0 = performance.now();
+    const ids = await stream(() => performance.now() - t0 > 2000, 300);
+    await waitFor(() => rt.events.since(seq).some((e) => e.type === 'redis.fallback_engaged') || undefined, { what: 'fallback engaged', timeoutMs: 10_000 });
+    await waitFor(() => rt.events.since(seq).some((e) => e.type === 'state.read_from_clickhouse') || undefined, { what: 'state read from ClickHouse', timeoutMs: 5000 });
+    await waitFor(() => ids.every((id) => ['filled', 'reconciled'].includes(rt.engine.orders.get(id)!.state)) || undefined, { what: 'orders filled during the outage', timeoutMs: 10_000 });
+    await lab.start('redis-master');
+    await lab.start('redis-replica');
+    await waitFor(() => rt.events.since(seq).some((e) => e.type === 'redis.up') || undefined, { what: 'redis back', timeoutMs: 30_000, intervalMs: 50 });
+    const after = rt.events.since(seq).map((e) => e.type);
+    expect(after.some((t) => t === 'redis.resynced' || t === 'redis.rebuilt')).toBe(true);
+    const probe = new Redis({ sentinels: st.sentinels, name: st.sentinelMasterName, maxRetriesPerRequest: 1 });
+    try {
+      await waitFor(async () => ((await probe.hlen('ea:rts:rt1:orders')) >= rt.engine.orders.size ? true : undefined), {
+        what: 'redis holds every order again',
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      });
+    } finally {
+      probe.disconnect();
+    }
+  });
 });
