@@ -395,7 +395,10 @@ export class OrderEngine {
         throw new Transient('no quote');
       }
       o = this.transition(o, { type: 'send', price }, false).o;
-      if (t0 !== undefined && o.sends === 1) this.sendLatency.push(this.o.clock.monotonic() - t0);
+      if (t0 !== undefined && o.sends === 1) {
+        this.sendLatency.push(this.o.clock.monotonic() - t0);
+        if (this.sendLatency.length > 100_000) this.sendLatency.splice(0, 50_000);
+      }
       let r: MqlTradeResult;
       try {
         r = await this.o.broker.orderSend(this.request(o, price), this.o.orderTimeoutMs);
