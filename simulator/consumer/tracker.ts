@@ -1,4 +1,10 @@
-import { sameTick, type StreamTick, type Tick } from '../../runtime/stream/codec.ts';
+import { hashString } from '../../core/random.ts';
+import type { StreamTick, Tick } from '../../runtime/stream/codec.ts';
+
+/** A 30-bit fingerprint of a tick's content (collisions ~1 in 10^9 per compared pair). */
+export function fingerprint(t: Tick): number {
+  return hashString(`${t.symbol}|${t.time_msc}|${t.bid}|${t.ask}|${t.last}|${t.volume}|${t.flags}|${t.seq ?? ''}|${t.epoch ?? ''}|${t.stream ?? ''}`) & 0x3fffffff;
+}
 
 export type Via = 'udp' | 'tcp' | 'history';
 
@@ -36,7 +42,11 @@ export interface Anomaly {
 }
 
 interface EpochState {
-  ticks: Map<number, Tick>;
+  /**
+   * seq → 30-bit content fingerprint. Small integers, not tick objects: a Map of a few million
+   * Smis is one flat array to the GC, where a few million tick objects make long major pauses.
+   */
+  ticks: Map<number, number>;
   /** Seqs at or below this were received and their content forgotten (memory bound). */
   forgottenBelow: number;
   highest: number;
@@ -79,9 +89,10 @@ export class SequenceTracker {
       this.counts.duplicate++;
       return 'duplicate';
     }
+    const fp = fingerprint(st.tick);
     const prev = s.ticks.get(st.seq);
-    if (prev) {
-      if (sameTick(prev, st.tick)) {
+    if (prev !== undefined) {
+      if (prev === fp) {
         this.counts.duplicate++;
         return 'duplicate';
       }
@@ -95,7 +106,7 @@ export class SequenceTracker {
       this.anomalies.push({ kind: 'conflict', epoch: st.epoch, seq: st.seq, detail: `seq ${st.seq} arrived again with different content: ${JSON.stringify(st.tick)}`, at });
       return 'conflict';
     }
-    s.ticks.set(st.seq, st.tick);
+    s.ticks.set(st.seq, fp);
     this.inConflict = false;
     const retain = this.opts.retainTicks ?? 2_000_000;
     if (s.ticks.size > retain) this.forget(s, retain);
