@@ -35,6 +35,8 @@ export interface StartRuntimeOptions {
   logger?: Logger;
   /** Called when POST /shutdown stopped the runtime. */
   onShutdown?: () => void;
+  /** Command-line overrides applied after the file is validated (the supervisor passes --port and --instance). */
+  overrides?: { controlPort?: number; instanceId?: string };
 }
 
 export interface RuntimeHandle extends AsyncDisposable {
@@ -64,6 +66,19 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
     nominal = parseRuntimeConfig(opts.config, 'config');
   } else {
     throw new ConfigError('startRuntime needs configFile or config: the runtime never starts on defaults');
+  }
+  if (opts.overrides?.controlPort !== undefined || opts.overrides?.instanceId !== undefined) {
+    nominal = parseRuntimeConfig(
+      {
+        ...nominal,
+        runtime: {
+          ...nominal.runtime,
+          ...(opts.overrides.instanceId !== undefined ? { instanceId: opts.overrides.instanceId } : {}),
+          control: { ...nominal.runtime.control, ...(opts.overrides.controlPort !== undefined ? { port: opts.overrides.controlPort } : {}) },
+        },
+      },
+      'command line',
+    );
   }
   const cfg = effectiveConfig(nominal);
   const rc = cfg.runtime;
@@ -338,15 +353,30 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
 
 /** Process entry: `node runtime/main.ts --config FILE` (or compiled JS). Prints its endpoints as one JSON line. */
 export async function runtimeMain(argv: string[]): Promise<number> {
-  const i = argv.indexOf('--config');
-  const file = i >= 0 ? argv[i + 1] : undefined;
+  const flag = (name: string) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const file = flag('--config');
   if (!file) {
-    process.stderr.write('usage: runtime --config FILE\n');
+    process.stderr.write('usage: runtime --config FILE [--port N] [--instance ID]\n');
     return 2;
   }
+  const overrides: { controlPort?: number; instanceId?: string } = {};
+  const port = flag('--port');
+  if (port !== undefined) {
+    const n = Number(port);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      process.stderr.write(`ea-chaos runtime: --port must be an integer 0..65535, got "${port}"\n`);
+      return 2;
+    }
+    overrides.controlPort = n;
+  }
+  const instance = flag('--instance');
+  if (instance !== undefined) overrides.instanceId = instance;
   let handle: RuntimeHandle;
   try {
-    handle = await startRuntime({ configFile: file });
+    handle = await startRuntime({ configFile: file, overrides });
   } catch (e) {
     process.stderr.write(`ea-chaos runtime: ${(e as Error).message}${e instanceof EaChaosError ? ` [${e.code}]` : ''}\n`);
     return e instanceof ConfigError ? 2 : 1;

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, startFeed, type BrokerHandle, type FeedHandle } from '../../../simulator/index.ts';
 import { waitFor } from '../../../core/wait.ts';
+import { freePort } from '../../../lab/ports.ts';
 import { tempDir, testConfig } from './helpers.ts';
 
 /**
@@ -22,8 +23,8 @@ interface Proc {
   stderr: () => string;
 }
 
-function spawnRuntime(configFile: string): { child: ChildProcess; started: Promise<Proc>; exited: Promise<number | null>; stderr: () => string } {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'runtime/main.ts'), '--config', configFile], {
+function spawnRuntime(configFile: string, extraArgs: string[] = []): { child: ChildProcess; started: Promise<Proc>; exited: Promise<number | null>; stderr: () => string } {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'runtime/main.ts'), '--config', configFile, ...extraArgs], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EA_CHAOS_LOG_LEVEL: 'warn' },
@@ -145,6 +146,22 @@ describe('runtime process crashes and corrupted files', () => {
     } finally {
       await kill9(second);
     }
+  });
+
+  it('takes --port and --instance from the command line (as the supervisor starts it)', async () => {
+    const cfg = writeConfig('flags', {}, 'flags1');
+    const port = await freePort();
+    const p = await spawnRuntime(cfg, ['--port', String(port), '--instance', 'flags2']).started;
+    try {
+      expect(p.url).toBe(`http://127.0.0.1:${port}`);
+      await waitFor(async () => ((await fetch(`${p.url}/ready`)).status === 200 ? true : undefined), { what: 'ready', timeoutMs: 20_000, intervalMs: 20 });
+      expect(((await (await fetch(`${p.url}/health`)).json()) as { instance: string }).instance).toBe('flags2');
+    } finally {
+      await kill9(p);
+    }
+    const bad = spawnRuntime(cfg, ['--port', 'eighty']);
+    expect(await bad.exited).toBe(2);
+    expect(bad.stderr()).toMatch(/--port/);
   });
 
   it('a DuckDB file locked by another runtime: clear error after a bounded retry, no crash loop', async () => {
