@@ -20,7 +20,13 @@ export const RuntimeSectionSchema = z.strictObject({
   magic: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   /** Where the DuckDB file and its backup live. */
   dataDir: z.string().min(1),
-  control: z.strictObject({ host: z.string().min(1).default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(0) }).prefault({}),
+  /** The control API is loopback-only: it can submit orders and stop the process. */
+  control: z
+    .strictObject({
+      host: z.enum(['127.0.0.1', '::1', 'localhost'], { message: 'a loopback address (127.0.0.1, ::1 or localhost)' }).default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(0),
+    })
+    .prefault({}),
   broker: Endpoint,
   feed: Endpoint.optional(),
   redis: z.strictObject({ sentinels: z.array(Endpoint).min(1), natMap: z.record(z.string(), Endpoint).optional() }).optional(),

@@ -26,6 +26,11 @@ describe('runtime config', () => {
     }
   });
 
+  it('keeps the control API on loopback', () => {
+    expect(() => parseRuntimeConfig({ runtime: { ...valid.runtime, control: { host: '0.0.0.0' } } }, 'c')).toThrow(/runtime\.control\.host/);
+    expect(parseRuntimeConfig(valid, 'c').runtime.control.host).toBe('127.0.0.1');
+  });
+
   it('scales runtime policy durations with timeScale, like the core ones', () => {
     const c = effectiveConfig(parseRuntimeConfig({ ...valid, timeScale: 0.1 }, 'c'));
     expect(c.trade.backoffMs).toEqual([100, 200, 400, 800, 1600]);
