@@ -47,7 +47,7 @@ function summary(xs: number[]) {
 
 // ---------- consumer child (part A) ----------
 async function consumerRole(): Promise<void> {
-  const samples: [string, number][] = [];
+  const samples: [string, number, string][] = [];
   let received = 0;
   const c = startConsumer({
     clock: systemClock,
@@ -55,7 +55,7 @@ async function consumerRole(): Promise<void> {
     onTick: (t) => {
       received++;
       const k = t.tick;
-      if (t.via !== 'history' && k.stream === 'EURUSD' && k.seq! % 10 === 0) samples.push([`${k.stream}|${k.epoch}|${k.seq}`, wallUs()]);
+      if (t.via !== 'history' && k.stream === 'EURUSD' && k.seq! % 10 === 0) samples.push([`${k.stream}|${k.epoch}|${k.seq}`, wallUs(), t.via]);
     },
   });
   const ports = await c.ready;
@@ -140,11 +140,14 @@ async function partA(rate: number, seconds: number) {
     const rep = await waitFor(() => cons.msgs.find((m) => m.samples), { what: 'consumer report', timeoutMs: 30_000 });
     const { emitAt, cpuUs: feedCpuUs, emitted } = await waitFor(() => fd.msgs.find((m) => m.emitAt), { what: 'feed report', timeoutMs: 30_000 });
     // Join the feed's emission time with the consumer's first arrival (UDP or TCP; history fills excluded).
-    const arrival = new Map<string, number>(rep.samples as [string, number][]);
+    const arrival = new Map<string, [number, string]>((rep.samples as [string, number, string][]).map(([k, t, via]) => [k, [t, via]]));
     const lat: number[] = [];
+    const latUdp: number[] = [];
     for (const [k, t] of emitAt as [string, number][]) {
       const at = arrival.get(k);
-      if (at !== undefined) lat.push((at - t) / 1000);
+      if (at === undefined) continue;
+      lat.push((at[0] - t) / 1000);
+      if (at[1] === 'udp') latUdp.push((at[0] - t) / 1000);
     }
     await streamer.stop();
     await history.close();
@@ -162,6 +165,7 @@ async function partA(rate: number, seconds: number) {
       missingAfterGapFill: rep.missing,
       catchUpMs: rep.catchUpMs,
       latencyMs: summary(lat),
+      latencyMsOfTicksThatCameOverUdp: summary(latUdp),
       // CPU per tick in each process (user+sys), a figure that does not depend on what else runs on the machine.
       cpuUsPerTick: {
         feed: feedCpuUs / emitted,
