@@ -47,8 +47,10 @@ export class EventBus {
     if (this.options.instance) e.instance = this.options.instance;
     if (data) e.data = data;
     this.ring.push(e);
+    // Trim in bulk once the buffer is half again over capacity: amortised O(1) per
+    // event, where trimming one at a time would copy the whole buffer every time.
     const cap = this.options.capacity ?? 100_000;
-    if (this.ring.length > cap) this.ring.splice(0, this.ring.length - cap);
+    if (this.ring.length > cap + (cap >> 1)) this.ring.splice(0, this.ring.length - cap);
     for (const l of this.listeners) {
       try {
         l(e);
@@ -64,9 +66,12 @@ export class EventBus {
     return () => this.listeners.delete(listener);
   }
 
-  /** Events with seq > `after`, oldest first. */
+  /** Events with seq > `after`, oldest first (at least the last `capacity` events are kept). */
   since(after = 0): RuntimeEvent[] {
-    return this.ring.filter((e) => e.seq > after);
+    // seq is dense and increasing, so the start index is computed, not searched.
+    const first = this.ring[0];
+    if (!first) return [];
+    return this.ring.slice(Math.max(0, after - first.seq + 1));
   }
 }
 
