@@ -30,7 +30,10 @@ beforeAll(async () => {
   feed = await startFeed({ seed: 1, ticksPerSecond: 20 });
   broker = await startBroker({ seed: 9, port: 0, adminPort: 0, feed, marginMode: 'netting', balance: 1e9 });
 });
+// A test that times out never reaches its finally: whatever it started is stopped here.
+const live: { stop(): Promise<unknown> | unknown }[] = [];
 afterAll(async () => {
+  for (const h of live.splice(0).reverse()) await h.stop();
   await broker?.stop();
   await feed?.stop();
   rmSync(dir, { recursive: true, force: true });
@@ -52,6 +55,7 @@ describe('supervising the real runtime (compiled dist/runtime/main.js)', () => {
   it('restarts a SIGKILLed runtime and it answers /ready again', async () => {
     const rc = runtimeChild({ configFile: writeConfig('sk'), js, instances: 1, dir: join(dir, 'inst-sk') });
     const sup = startSupervisor({ clock: systemClock, config: rc.base, events: new EventBus(systemClock), notifier: new RecordingNotifier(), instances: 1, child: rc.child, readyTimeoutMs: 30_000, stdio: 'ignore' });
+    live.push(sup);
     try {
       let s = await sup.waitReady(0);
       const pid = s.pid!;
@@ -71,6 +75,7 @@ describe('supervising the real runtime (compiled dist/runtime/main.js)', () => {
   // window (measured-pitfalls: 2 of 18 trials); that is the lab's Redis, not what this test is about.
   it('3 supervised instances share Redis and all follow a Sentinel failover to the new master', { retry: 1, timeout: 200_000 }, async () => {
     const lab = await LocalLab.start({ dir: tempLabDir('sup-fo'), timeoutMs: 60_000 });
+    live.push({ stop: () => lab.stop({ clean: true }) });
     const rc = runtimeChild({
       configFile: writeConfig(
         'fo',
@@ -82,6 +87,7 @@ describe('supervising the real runtime (compiled dist/runtime/main.js)', () => {
       dir: join(dir, 'inst-fo'),
     });
     const sup = startSupervisor({ clock: systemClock, config: rc.base, events: new EventBus(systemClock), notifier: new RecordingNotifier(), instances: 3, child: rc.child, instanceId: rc.instanceId, readyTimeoutMs: 30_000, stdio: 'ignore' });
+    live.push(sup);
     const probe = () => {
       const c = new Redis({ sentinels: lab.info.sentinels, name: lab.info.sentinelMasterName, maxRetriesPerRequest: 1, lazyConnect: false });
       c.on('error', () => undefined); // the test's own probe sees the killed master too
@@ -146,6 +152,7 @@ describe('warm standby', () => {
     const rc = runtimeChild({ configFile: writeConfig('wm'), js, warmJs, instances: 1, dir: join(dir, 'inst-wm') });
     const events = new EventBus(systemClock);
     const sup = startSupervisor({ clock: systemClock, config: rc.base, events, notifier: new RecordingNotifier(), instances: 1, child: rc.child, readyTimeoutMs: 30_000, stdio: 'ignore' });
+    live.push(sup);
     try {
       let s = await sup.waitReady(0);
       // The standby is started once the instance is ready; wait until it has loaded the runtime.

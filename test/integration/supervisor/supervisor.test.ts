@@ -24,7 +24,12 @@ beforeAll(async () => {
   copyFileSync(resolve('test/fixtures/ready-child.ts'), src);
   childJs = (await ensureBuilt({ entry: src, outfile: join(dir, 'dist', 'child.js') })).outfile;
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// A test that times out never reaches its finally: its supervisor is stopped here.
+const live: Supervisor[] = [];
+afterAll(async () => {
+  for (const s of live.splice(0)) await s.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 
 async function getJson(url: string): Promise<{ status: number; body: any }> {
   const r = await fetch(url);
@@ -57,6 +62,7 @@ describe('supervisor with real child processes', () => {
       instances: 2,
       child: (_i, port) => ({ command: process.execPath, args: [childJs], readyUrl: `http://127.0.0.1:${port}/ready` }),
     });
+    live.push(sup);
     try {
       const { healthUrl } = await sup.ready;
       let s0 = await sup.waitReady(0);
@@ -103,6 +109,7 @@ describe('supervisor with real child processes', () => {
       instances: 1,
       child: (_i, port) => ({ command: process.execPath, args: [childJs], readyUrl: `http://127.0.0.1:${port}/ready` }),
     });
+    live.push(sup);
     try {
       let s = await sup.waitReady(0);
       process.kill(s.pid!, 'SIGKILL');
