@@ -12,8 +12,6 @@ Feature: DuckDB fault tolerance (seed §3.4)
     Then DuckDB is restored and the EA is ready within 3 s
     And no order was lost or duplicated
 
-  # @wip: the runtime does not come back from a corrupted database file yet (see the issue notes).
-  @wip
   Scenario: A corrupted database file is restored from the last backup
     When the DuckDB database file is corrupted and the EA restarts
     Then DuckDB is restored and the EA is ready within 3 s

@@ -70,8 +70,10 @@ type Write =
   | { kind: 'delete_failed_sync'; id: string }
   | { kind: 'meta'; k: string; v: string };
 
-function isLockError(e: unknown): boolean {
-  return /lock/i.test((e as Error)?.message ?? '');
+export function isLockError(e: unknown): boolean {
+  // DuckDB's own wording ("Could not set lock on file ...: Conflicting lock is held in ...").
+  // A bare /lock/ would also match "block" in "Corrupt database file ... in block at location".
+  return /could not set lock|conflicting lock/i.test((e as Error)?.message ?? '');
 }
 
 /** Serialises use of one connection: DuckDB transactions are per connection. */
