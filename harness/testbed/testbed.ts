@@ -8,7 +8,7 @@ import { createLogger, type Logger } from '../../core/log.ts';
 import { waitFor } from '../../core/wait.ts';
 import { FaultClient, resolveToxiproxyUrl } from '../../faultproxy/client.ts';
 import { LocalLab, reapStale, type Endpoint } from '../../lab/index.ts';
-import { compiledEntry, RUNTIME_ENTRY } from '../../cli/commands/supervise.ts';
+import { compiledEntry, RUNTIME_ENTRY, WARM_ENTRY } from '../../cli/commands/supervise.ts';
 import { startSupervisor, type Supervisor } from '../../runtime/supervisor/supervisor.ts';
 import { EventCollector, type CollectedEvent } from './event-collector.ts';
 import { FaultLog } from './fault-log.ts';
@@ -150,6 +150,9 @@ export class Testbed implements AsyncDisposable {
 
   private async startRuntimes(n: number, ordersPerSecond: number): Promise<void> {
     const js = await compiledEntry(RUNTIME_ENTRY);
+    // A warm standby per instance (already loaded, started over IPC) is how the supervisor
+    // meets the < 1 s restart goal: a cold start pays Node's start-up plus every import.
+    const warmJs = process.env.EA_CHAOS_NO_WARM ? undefined : await compiledEntry(WARM_ENTRY);
     const cfgDir = join(this.dir, 'runtime');
     mkdirSync(cfgDir, { recursive: true });
     this.supervisor = startSupervisor({
@@ -163,7 +166,9 @@ export class Testbed implements AsyncDisposable {
         const file = join(cfgDir, `ea-${i}.json`);
         // Written once: a restart must find the file as the last run (or the nemesis) left it.
         if (!existsSync(file)) writeFileSync(file, JSON.stringify(this.runtimeConfig(i, port, ordersPerSecond), null, 2));
-        return { command: process.execPath, args: [js, '--config', file, '--port', String(port), '--instance', `ea-${i}`], readyUrl: `http://127.0.0.1:${port}/ready` };
+        const argv = ['--config', file, '--port', String(port), '--instance', `ea-${i}`];
+        const readyUrl = `http://127.0.0.1:${port}/ready`;
+        return warmJs ? { command: process.execPath, args: argv, warm: { args: [warmJs] }, readyUrl } : { command: process.execPath, args: [js, ...argv], readyUrl };
       },
     });
     await this.supervisor.ready;
