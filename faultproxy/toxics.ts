@@ -5,7 +5,7 @@ export type ToxicType = (typeof TOXIC_TYPES)[number];
 export type StreamDirection = 'upstream' | 'downstream';
 
 /** Every attribute of each type, in the order Toxiproxy serialises them (all zero-filled). */
-const ATTRIBUTES: Record<ToxicType, readonly string[]> = {
+export const TOXIC_ATTRIBUTES: Record<ToxicType, readonly string[]> = {
   latency: ['latency', 'jitter'],
   bandwidth: ['rate'],
   slow_close: ['delay'],
@@ -40,11 +40,11 @@ export function parseStream(s: string): StreamDirection | undefined {
 /** Decodes `attributes` into the type's fields, starting from `base` (merge on update). */
 export function decodeAttributes(type: ToxicType, raw: RawValue | undefined, base?: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const k of ATTRIBUTES[type]) out[k] = base?.[k] ?? 0;
+  for (const k of TOXIC_ATTRIBUTES[type]) out[k] = base?.[k] ?? 0;
   if (raw === undefined) return out;
-  const fields: StructField[] = ATTRIBUTES[type].map((json) => ({ json, kind: 'int64' }));
+  const fields: StructField[] = TOXIC_ATTRIBUTES[type].map((json) => ({ json, kind: 'int64' }));
   const got = decodeStruct(raw, GO_STRUCT[type], fields) as Record<string, number>;
-  for (const k of ATTRIBUTES[type]) if (got[k] !== undefined) out[k] = got[k];
+  for (const k of TOXIC_ATTRIBUTES[type]) if (got[k] !== undefined) out[k] = got[k];
   return out;
 }
 

@@ -15,7 +15,8 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(root)';
 }
 
-function describeValue(v: unknown): string {
+/** A value as an error message shows it: JSON, shortened. */
+export function describeValue(v: unknown): string {
   if (v === undefined) return 'nothing (missing)';
   try {
     const s = JSON.stringify(v);
@@ -50,9 +51,9 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return cur;
 }
 
-export function formatIssues(source: string, issues: readonly ConfigIssue[]): string {
+export function formatIssues(source: string, issues: readonly ConfigIssue[], noun = 'config in'): string {
   const lines = issues.map((i) => `  - ${i.path}: got ${describeValue(i.received)}; expected ${i.expected}`);
-  return `invalid config in ${source}:\n${lines.join('\n')}`;
+  return `invalid ${noun} ${source}:\n${lines.join('\n')}`;
 }
 
 /** Validate an already-parsed document. Throws ConfigError naming every bad field. */

@@ -1,4 +1,4 @@
-import type { Config } from '../../core/config/schema.ts';
+import { GoalsConfigSchema, type Config } from '../../core/config/schema.ts';
 import { COMPONENT_IDS, COMPONENT_NAMES, type ComponentId } from '../scenario/vocabulary.ts';
 import type { RecoverySample } from './measure.ts';
 
@@ -15,15 +15,8 @@ export const GOAL_KEYS: Record<ComponentId, keyof Goals> = {
   session: 'sessionStateMs',
 };
 
-export const DEFAULT_GOALS: Goals = {
-  tradeExecutionMs: 1000,
-  tickStreamMs: 100,
-  redisStateMs: 3000,
-  duckdbMs: 3000,
-  clickhouseSyncMs: 5000,
-  eaProcessMs: 1000,
-  sessionStateMs: 3000,
-};
+/** The seed's §5 goals, as the config schema's defaults hold them. */
+export const DEFAULT_GOALS: Goals = GoalsConfigSchema.parse({});
 
 export type Scaling = 'scaled' | 'physical';
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { parseDocumentText, zodIssues } from '../../core/config/load.ts';
+import { formatIssues, parseDocumentText, zodIssues } from '../../core/config/load.ts';
 import { ConfigError, type ConfigIssue } from '../../core/errors.ts';
 import { FaultsSchema } from '../../simulator/broker/faults.ts';
 import { FAULT_SCHEMAS, ScenarioHeadSchema } from './schema.ts';
@@ -50,16 +50,7 @@ function prefixed(prefix: string, issues: ConfigIssue[]): ConfigIssue[] {
 }
 
 function formatScenarioIssues(source: string, issues: readonly ConfigIssue[]): string {
-  const show = (v: unknown) => {
-    if (v === undefined) return 'nothing (missing)';
-    try {
-      const s = JSON.stringify(v);
-      return s.length > 60 ? `${s.slice(0, 57)}...` : s;
-    } catch {
-      return String(v);
-    }
-  };
-  return `invalid scenario ${source}:\n${issues.map((i) => `  - ${i.path}: got ${show(i.received)}; expected ${i.expected}`).join('\n')}`;
+  return formatIssues(source, issues, 'scenario');
 }
 
 function parseFault(raw: unknown, index: number, issues: ConfigIssue[]): FaultSpec | undefined {

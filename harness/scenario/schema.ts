@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { TOXIC_ATTRIBUTES as PROXY_TOXIC_ATTRIBUTES } from '../../faultproxy/toxics.ts';
 import { CHECK_NAMES, COMPONENT_IDS, SCENARIO_TAGS } from './vocabulary.ts';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/;
@@ -61,17 +62,8 @@ const common = {
 const withDuration = { ...common, duration: PositiveDuration };
 const optionalDuration = { ...common, duration: PositiveDuration.optional() };
 
-/** Toxiproxy toxic attributes per type (faultproxy/toxics.ts). */
-export const TOXIC_ATTRIBUTES: Record<string, readonly string[]> = {
-  latency: ['latency', 'jitter'],
-  bandwidth: ['rate'],
-  slow_close: ['delay'],
-  timeout: ['timeout'],
-  reset_peer: ['timeout'],
-  slicer: ['average_size', 'size_variation', 'delay'],
-  limit_data: ['bytes'],
-  noop: [],
-};
+/** Toxiproxy toxic attributes per type: the fault proxy's own table, so the two cannot drift. */
+export const TOXIC_ATTRIBUTES: Record<string, readonly string[]> = PROXY_TOXIC_ATTRIBUTES;
 
 const ToxicSchema = z
   .strictObject({
