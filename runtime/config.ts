@@ -31,6 +31,29 @@ export const RuntimeSectionSchema = z.strictObject({
   feed: Endpoint.optional(),
   redis: z.strictObject({ sentinels: z.array(Endpoint).min(1), natMap: z.record(z.string(), Endpoint).optional() }).optional(),
   clickhouse: z.strictObject({ url: z.url() }).optional(),
+  /**
+   * Tick streaming to a downstream consumer (seed §3.2): every feed quote is
+   * forwarded over UDP to `udpPort`, with TCP `tcpPort` as fallback and the
+   * history channel. Policy numbers (heartbeats, reconnects, retention) are the
+   * core `tick` section's.
+   */
+  stream: z
+    .strictObject({
+      host: z.string().min(1),
+      udpPort: z.number().int().min(1).max(65535),
+      tcpPort: z.number().int().min(1).max(65535),
+      /** Stream name sent in `hello` (default: the instance id). */
+      streamId: z.string().min(1).max(64).optional(),
+      history: z
+        .strictObject({
+          /** DuckDB table of the tick history, in the runtime's own database file. */
+          table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a SQL identifier').default('stream_ticks'),
+          /** Largest history answer, in ticks. */
+          maxTicks: z.number().int().min(1).max(10_000_000).default(100_000),
+        })
+        .prefault({}),
+    })
+    .optional(),
   notifier: NotifierSpecSchema.default({ kind: 'log' }),
   strategy: z
     .strictObject({

@@ -16,6 +16,8 @@ import { ClickhouseSync } from './store/clickhouse.ts';
 import { DuckStore } from './store/duckdb.ts';
 import { RedisState } from './store/redis.ts';
 import { SeededStrategy } from './strategy.ts';
+import type { TickStreamer } from './stream/streamer.ts';
+import type { DuckDbTickHistory } from './stream/history-duckdb.ts';
 
 export { RuntimeConfigSchema, parseRuntimeConfig, loadRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput } from './config.ts';
 export type { OrderRecord, OrderState } from './order-state.ts';
@@ -47,10 +49,18 @@ export interface RuntimeHandle extends AsyncDisposable {
   readonly duck: DuckStore;
   readonly redis: RedisState | undefined;
   readonly clickhouse: ClickhouseSync | undefined;
+  /** The tick streamer, when the config has a `runtime.stream` section. */
+  readonly streamer: TickStreamer | undefined;
   isReady(): boolean;
   /** Resolves when the runtime has stopped (POST /shutdown or stop()). */
   readonly done: Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The streamer's status for /state, without the stats the consumer side already has. */
+function streamStatus(s: TickStreamer): Record<string, unknown> {
+  const st = s.status();
+  return { status: st.mode, udpHealthy: st.udpHealthy, tcp: st.tcp, epoch: st.epoch, lastSeq: st.lastSeq, udpAckAgeMs: Math.round(st.udpAckAgeMs), stats: st.stats };
 }
 
 export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHandle> {
@@ -110,6 +120,9 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
   let quotes: QuoteCache | undefined;
   let strategy: SeededStrategy | undefined;
   let reconciler: Periodic | undefined;
+  let streamer: TickStreamer | undefined;
+  let tickHistory: DuckDbTickHistory | undefined;
+  let tickConn: { closeSync(): void } | undefined;
 
   const control = new ControlServer({
     host: rc.control.host,
@@ -146,6 +159,7 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
       redis: redis ? { status: redis.status, backlog: redis.backlog, session: redis.sessionId, recreatedClients: redis.recreated } : 'disabled',
       clickhouse: ch ? { status: ch.status, ...ch.backlog() } : 'disabled',
       quotes: quotes ? (quotes.connected ? 'up' : 'down') : 'disabled',
+      stream: streamer ? streamStatus(streamer) : rc.stream ? 'starting' : 'disabled',
     };
   }
 
@@ -156,6 +170,14 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
         events.emit('runtime', 'runtime.stopping', {});
         strategy?.stop();
         await quotes?.stop().catch(() => {});
+        await streamer?.stop().catch(() => {});
+        // Before DuckDB closes: the history shares its instance and flushes its last rows here.
+        await tickHistory?.close().catch(() => {});
+        try {
+          tickConn?.closeSync();
+        } catch {
+          /* already closed */
+        }
         await reconciler?.stop();
         await engine?.stop();
         await redis?.stop().catch(() => {});
@@ -226,8 +248,35 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
       });
       mirrors.push(ch);
     }
+    if (rc.stream) {
+      // Loaded only when configured: the warm standby imports this module, and most runtimes do not stream.
+      const [{ startTickStreamer }, { DuckDbTickHistory }] = await Promise.all([import('./stream/streamer.ts'), import('./stream/history-duckdb.ts')]);
+      // Its own connection on the runtime's DuckDB instance (one file; history queries do not queue behind order writes).
+      const conn = await duck.instance.connect();
+      tickConn = conn;
+      tickHistory = await DuckDbTickHistory.open({ connection: conn, table: rc.stream.history.table });
+      streamer = startTickStreamer({
+        clock,
+        random: random.fork('stream'),
+        // The streamer applies timeScale itself.
+        config: nominal,
+        events,
+        notifier,
+        history: tickHistory,
+        target: { host: rc.stream.host, udpPort: rc.stream.udpPort, tcpPort: rc.stream.tcpPort },
+        streamId: rc.stream.streamId ?? rc.instanceId,
+        maxHistoryTicks: rc.stream.history.maxTicks,
+      });
+      await streamer.ready;
+    }
     if (rc.feed) {
       quotes = new QuoteCache({ host: rc.feed.host, port: rc.feed.port, clock, events, log, reconnectMs: cfg.tick.reconnectIntervalMs }).start();
+      if (streamer) {
+        const s = streamer;
+        quotes.onTick((t) => {
+          if (!stopping) s.publish(t);
+        });
+      }
     }
     engine = new OrderEngine({
       clock,
@@ -343,6 +392,9 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
     },
     get clickhouse() {
       return ch;
+    },
+    get streamer() {
+      return streamer;
     },
     isReady: () => ready,
     done,

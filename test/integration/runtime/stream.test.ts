@@ -1,0 +1,73 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBroker, startFeed, type BrokerHandle, type FeedHandle } from '../../../simulator/index.ts';
+import { startConsumer, checkNoTickLost, type Consumer } from '../../../simulator/consumer/index.ts';
+import { startRuntime, type RuntimeHandle } from '../../../runtime/main.ts';
+import { systemClock } from '../../../core/clock.ts';
+import { silentLogger } from '../../../core/log.ts';
+import { waitFor } from '../../../core/wait.ts';
+import { getJson, tempDir, testConfig } from './helpers.ts';
+
+let feed: FeedHandle | undefined;
+let broker: BrokerHandle | undefined;
+let consumer: Consumer | undefined;
+let rt: RuntimeHandle | undefined;
+const tmp = tempDir('stream');
+
+beforeAll(async () => {
+  feed = await startFeed({ seed: 21, port: 0, ticksPerSecond: 200 });
+  broker = await startBroker({ seed: 21, port: 0, adminPort: 0, feed, marginMode: 'netting', balance: 1e9 });
+  consumer = startConsumer({ clock: systemClock });
+  const ports = await consumer.ready;
+  rt = await startRuntime({
+    config: testConfig({
+      dir: tmp.dir,
+      broker: { host: broker.host, port: broker.port },
+      feed: feed.endpoint,
+      extra: { stream: { host: '127.0.0.1', udpPort: ports.udpPort, tcpPort: ports.tcpPort } },
+    }),
+    logger: silentLogger,
+  });
+});
+
+afterAll(async () => {
+  await rt?.stop();
+  await consumer?.stop();
+  await broker?.stop();
+  await feed?.stop();
+  tmp.cleanup();
+});
+
+describe('runtime with a stream section', () => {
+  it("delivers the feed's ticks to a real consumer over UDP, and reports the stream in /state", async () => {
+    const c = consumer!;
+    await waitFor(() => (c.stats().udpTicks >= 200 ? true : undefined), { what: '200 ticks over UDP', timeoutMs: 15_000 });
+    const st = await getJson(`${rt!.url}/state`);
+    expect(st.components.stream.status).toBe('udp');
+    expect(st.components.stream.lastSeq).toBeGreaterThanOrEqual(200);
+    expect(st.components.stream.epoch).toBe(rt!.streamer!.epoch);
+    // Everything the feed emitted while the runtime was connected reached the consumer (after gap fill).
+    const rec = c.record();
+    const feedTicks = feed!.emitted();
+    const first = rec.ticks.reduce((m, r) => Math.min(m, r.tick.time_msc), Infinity);
+    const last = rec.ticks.reduce((m, r) => Math.max(m, r.tick.time_msc), -Infinity);
+    await waitFor(() => (c.missingCount() === 0 ? true : undefined), { what: 'gaps filled', timeoutMs: 5000 });
+    const r = checkNoTickLost(feedTicks, c.record().ticks, { fromMs: first, toMs: last });
+    expect(r.checked).toBeGreaterThan(100);
+    expect(r.missing).toEqual([]);
+    expect(r.unknownCount).toBe(0);
+  });
+
+  it('serves history over TCP from the DuckDB file the runtime owns', async () => {
+    const s = rt!.streamer!;
+    const ans = await consumer!.requestHistory({ epoch: s.epoch, fromSeq: 1, toSeq: 50 });
+    expect(ans.end.status).toBe('ok');
+    expect(ans.ticks.map((t) => t.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    const conn = await rt!.duck.instance.connect();
+    try {
+      const rows = await conn.runAndReadAll('SELECT count(*) FROM stream_ticks');
+      expect(Number(rows.getRowsJS()[0]![0])).toBeGreaterThan(0);
+    } finally {
+      conn.closeSync();
+    }
+  });
+});
