@@ -1,6 +1,9 @@
+import { existsSync } from 'node:fs';
 import { platform, release, cpus } from 'node:os';
+import { DuckDBInstance } from '@duckdb/node-api';
 import type { RuntimeEvent } from '../core/events.ts';
 import { finalStatesFromEvents, intentsFromEvents, parseHistory, type RunHistory } from './history/index.ts';
+import { toTickRecords, type TickLike } from './history/derive.ts';
 import type { ResolvedSchedule } from './scenario/index.ts';
 import { waitFor } from '../core/wait.ts';
 import { clickhouseOrders, duckdbOrders, redisOrders } from './stores.ts';
@@ -45,6 +48,47 @@ export async function quiesce(bed: Testbed, syncDeadlineMs = Math.max(1, Math.ro
   if (until > Date.now()) await new Promise((r) => setTimeout(r, Math.min(until - Date.now(), budget)));
 }
 
+/**
+ * Let the consumer fill its gaps from the runtime's history while the runtime
+ * still runs (the feed is already cut by quiesce, so nothing new arrives).
+ */
+async function settleConsumer(bed: Testbed, timeoutMs = 10_000): Promise<void> {
+  const c = bed.consumer;
+  if (!c) return;
+  await waitFor(() => (c.missingCount() === 0 ? true : undefined), { what: 'the tick consumer to fill its gaps', timeoutMs, intervalMs: 20 }).catch(() => undefined);
+}
+
+/**
+ * What the runtime's streamer published: every tick goes into its DuckDB
+ * history before it is sent, so the file (read once the runtime has let go of
+ * it) is the sender's own record, across restarts and epochs. Ticks carry the
+ * feed's identity, the same key the consumer's record has.
+ */
+export async function streamedTicks(file: string, table = 'stream_ticks'): Promise<TickLike[] | null> {
+  if (!existsSync(file)) return null;
+  try {
+    const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+    const conn = await db.connect();
+    try {
+      const exists = await conn.runAndReadAll(`SELECT count(*) FROM information_schema.tables WHERE table_name = '${table}'`);
+      if (Number(exists.getRowsJS()[0]?.[0] ?? 0) === 0) return null;
+      const reader = await conn.runAndReadAll(`SELECT feed_stream, symbol, feed_epoch, feed_seq, time_msc FROM ${table}`);
+      return reader.getRowsJS().map((r) => {
+        const t: TickLike = { symbol: String(r[1]), time_msc: Number(r[4] as bigint) };
+        if (r[0] !== null) t.stream = String(r[0]);
+        if (Number(r[2] as bigint) >= 0) t.epoch = Number(r[2] as bigint);
+        if (Number(r[3] as bigint) >= 0) t.seq = Number(r[3] as bigint);
+        return t;
+      });
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  } catch {
+    return null;
+  }
+}
+
 export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<RunHistory> {
   const n = bed.supervisor?.status().length ?? 0;
   const instances = Array.from({ length: n }, (_, i) => `ea-${i}`);
@@ -75,8 +119,14 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
     redisOrders(bed.lab.info.sentinels, bed.lab.info.sentinelMasterName, instances),
     clickhouseOrders(bed.lab.info.clickhouse.url, bed.config.clickhouse.database, instances),
   ]);
+  await settleConsumer(bed);
   await bed.supervisor?.stop().catch(() => {});
   const duckdb = await duckdbOrders(instances.map((i) => bed.duckdbFile(i)));
+  let ticks: RunHistory['ticks'] = null;
+  if (bed.consumer && n > 0) {
+    const emitted = await streamedTicks(bed.duckdbFile('ea-0'));
+    if (emitted) ticks = { emitted: toTickRecords(emitted).records, received: toTickRecords(bed.consumer.record().ticks.map((r) => r.tick)).records };
+  }
   const stores = { takenAt, syncDeadlineMs, redis, duckdb, clickhouse };
   const events = bed.events().map(({ source, pid, receivedAt, ...e }) => ({ ...e, instance: e.instance ?? source })) as RuntimeEvent[];
   const fromEvents = finalStatesFromEvents(events);
@@ -105,7 +155,7 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
     ledger,
     orders: { intents: intentsFromEvents(events), final: runtimesRead ? finals : fromEvents.length ? null : null },
     positions: runtimesRead ? positions : null,
-    ticks: null,
+    ticks,
     stores,
     versions: { ...bed.lab.info.versions, node: process.version },
     environment: { platform: platform(), release: release(), cpus: cpus().length, provider: bed.lab.info.provider },

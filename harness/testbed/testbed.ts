@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { systemClock } from '../../core/clock.ts';
 import type { Config } from '../../core/config/index.ts';
@@ -10,6 +11,7 @@ import { FaultClient, resolveToxiproxyUrl } from '../../faultproxy/client.ts';
 import { LocalLab, reapStale, type Endpoint } from '../../lab/index.ts';
 import { compiledEntry, RUNTIME_ENTRY, WARM_ENTRY } from '../../cli/commands/supervise.ts';
 import { startSupervisor, type Supervisor } from '../../runtime/supervisor/supervisor.ts';
+import { startConsumer, type Consumer } from '../../simulator/consumer/index.ts';
 import { EventCollector, type CollectedEvent } from './event-collector.ts';
 import { FaultLog } from './fault-log.ts';
 
@@ -25,6 +27,8 @@ export interface TestbedOptions {
   instances?: number;
   /** Orders per second the seeded strategy places per instance (0: no workload). */
   ordersPerSecond?: number;
+  /** Start a tick consumer and have instance 0 stream to it through `tick-udp` and `tick-tcp` (default true). */
+  stream?: boolean;
   logger?: Logger;
 }
 
@@ -42,6 +46,36 @@ class RecordingNotifier implements Notifier {
   }
 }
 
+/** Receives the runtimes' webhook alerts, so a step can see what the user was told. */
+async function startAlertSink(into: (Alert & { at: number })[]): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
+    req.on('end', () => {
+      try {
+        into.push({ ...(JSON.parse(body) as Alert), at: Date.now() });
+      } catch {
+        /* not an alert: ignored */
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return { url: `http://127.0.0.1:${typeof a === 'object' && a ? a.port : 0}/alerts`, server };
+}
+
+/** What the consumer saw on its path, as events the steps can wait for (one per path change, not per tick). */
+function consumerEvents(bus: EventBus): (t: { via: string; epoch: number; seq: number }) => void {
+  let lastVia = '';
+  return (t) => {
+    if (t.via === 'history' || t.via === lastVia) return;
+    lastVia = t.via;
+    bus.emit('tick', t.via === 'tcp' ? 'consumer.tcp_tick' : 'consumer.udp_tick', { epoch: t.epoch, seq: t.seq });
+  };
+}
+
 function parseHostPort(s: string): Endpoint {
   const i = s.lastIndexOf(':');
   return { host: s.slice(0, i), port: Number(s.slice(i + 1)) };
@@ -53,7 +87,15 @@ export class Testbed implements AsyncDisposable {
   readonly alerts = new RecordingNotifier();
   readonly collectors: EventCollector[] = [];
   readonly routes: Record<string, Route> = {};
+  /** Alerts the runtimes sent through their notifier (a webhook to the testbed). */
+  readonly runtimeAlerts: (Alert & { at: number })[] = [];
+  readonly consumerEvents = new EventBus(systemClock);
+  /** The tick consumer instance 0 streams to, through the UDP relay `tick-udp` and the proxy route `tick-tcp`. */
+  consumer: Consumer | undefined;
+  /** The listen address of the UDP relay `tick-udp`. */
+  tickUdp: Endpoint | undefined;
   supervisor: Supervisor | undefined;
+  private alertSink: { url: string; server: Server } | undefined;
   private stopping: Promise<void> | undefined;
 
   private constructor(
@@ -77,6 +119,8 @@ export class Testbed implements AsyncDisposable {
     try {
       const url = resolveToxiproxyUrl({ config: opts.config, embeddedUrl: lab.info.proxy!.api }).url;
       bed = new Testbed(dir, opts.config, lab, new FaultClient(url), log);
+      bed.alertSink = await startAlertSink(bed.runtimeAlerts);
+      if (opts.stream ?? true) await bed.startConsumer();
       await bed.createRoutes();
       if ((opts.instances ?? 1) > 0) await bed.startRuntimes(opts.instances ?? 1, opts.ordersPerSecond ?? 5);
       return bed;
@@ -102,6 +146,20 @@ export class Testbed implements AsyncDisposable {
       const p = await this.faults.createProxy({ name, listen: '127.0.0.1:0', upstream: `${up.host}:${up.port}`, enabled: true });
       this.routes[name] = { name, listen: parseHostPort(p.listen), upstream: up };
     }
+  }
+
+  /**
+   * The downstream end of the tick stream, in this process. Its ports sit behind
+   * the fault proxy: UDP through a relay, TCP through a proxy route, so the
+   * nemesis can blackhole either path.
+   */
+  private async startConsumer(): Promise<void> {
+    this.consumer = startConsumer({ clock: systemClock, host: '127.0.0.1', udpPort: 0, tcpPort: 0, onTick: consumerEvents(this.consumerEvents) });
+    const ports = await this.consumer.ready;
+    const relay = await this.faults.createUdpRelay({ name: 'tick-udp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${ports.udpPort}`, enabled: true });
+    this.tickUdp = parseHostPort(relay.listen);
+    const p = await this.faults.createProxy({ name: 'tick-tcp', listen: '127.0.0.1:0', upstream: `127.0.0.1:${ports.tcpPort}`, enabled: true });
+    this.routes['tick-tcp'] = { name: 'tick-tcp', listen: parseHostPort(p.listen), upstream: { host: '127.0.0.1', port: ports.tcpPort } };
   }
 
   /** ioredis natMap: Sentinel hands out real addresses; the runtime must use the proxied ones. */
@@ -142,8 +200,10 @@ export class Testbed implements AsyncDisposable {
         feed: r.feed!.listen,
         redis: { sentinels: this.lab.info.sentinels, natMap: this.natMap() },
         clickhouse: { url: `http://${r.clickhouse!.listen.host}:${r.clickhouse!.listen.port}` },
-        notifier: { kind: 'log' },
+        notifier: this.alertSink ? { kind: 'webhook', url: this.alertSink.url } : { kind: 'log' },
         strategy: { enabled: ordersPerSecond > 0, ordersPerSecond, symbols: ['EURUSD'] },
+        // One consumer: instance 0 streams to it (a second sender would share its sequence space).
+        ...(index === 0 && this.tickUdp && r['tick-tcp'] ? { stream: { host: '127.0.0.1', udpPort: this.tickUdp.port, tcpPort: r['tick-tcp'].listen.port } } : {}),
       },
     };
   }
@@ -195,7 +255,8 @@ export class Testbed implements AsyncDisposable {
   /** Every runtime event seen so far, in arrival order, plus the supervisor's own. */
   events(): CollectedEvent[] {
     const sup = this.supervisorEvents.since(0).map((e) => ({ ...e, source: 'supervisor', receivedAt: e.ts }));
-    return [...this.collectors.flatMap((c) => c.events), ...sup].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+    const con = this.consumerEvents.since(0).map((e) => ({ ...e, source: 'consumer', receivedAt: e.ts }));
+    return [...this.collectors.flatMap((c) => c.events), ...sup, ...con].sort((a, b) => a.ts - b.ts || a.seq - b.seq);
   }
 
   /** Wait for the first event matching `pred` with ts >= `after` (wall ms). */
@@ -230,6 +291,11 @@ export class Testbed implements AsyncDisposable {
     this.stopping ??= (async () => {
       for (const c of this.collectors) c.stop();
       await this.supervisor?.stop().catch((e: unknown) => this.log.warn({ err: e }, 'supervisor stop failed'));
+      await this.consumer?.stop().catch((e: unknown) => this.log.warn({ err: e }, 'consumer stop failed'));
+      if (this.alertSink) {
+        this.alertSink.server.closeAllConnections();
+        await new Promise<void>((r) => this.alertSink!.server.close(() => r()));
+      }
       await this.lab.stop();
     })();
     return this.stopping;

@@ -1,0 +1,28 @@
+@tick
+Feature: Tick Stream fault tolerance (seed §3.2, §4 "UDP to TCP Fallback Test")
+  The EA forwards every quote to its consumer over UDP, with TCP as the
+  fallback. A dead UDP path switches ticks to TCP; TCP reconnects every 2 s, up
+  to 10 attempts; with both down the EA stops streaming and alerts. The buffer
+  holds only the latest tick per symbol, and historical ticks are served over
+  TCP from DuckDB. The consumer fills every sequence gap from that history.
+
+  Background:
+    Given the EA runtime is streaming ticks to the consumer
+
+  Scenario: UDP to TCP fallback test: ticks move to TCP within 100 ms
+    When UDP to the consumer is blackholed
+    Then ticks are delivered over TCP within 100 ms
+    And streaming returns to UDP once it is healthy
+    And no tick was lost
+
+  # 10 s nominal: shorter than the 10 x 2 s reconnect budget, so TCP is still trying when the paths return.
+  Scenario: Both paths down: the user is alerted and streaming resumes from the latest tick
+    When both UDP and TCP to the consumer are down for 10 s
+    Then the user is alerted that streaming stopped
+    And streaming resumes from the latest tick when they return
+    And no tick was lost
+
+  Scenario: Historical ticks are served over TCP from DuckDB, not from the buffer
+    When the consumer asks for the ticks published so far
+    Then historical ticks are served over TCP, not from the buffer
+    And no tick was lost
