@@ -9,6 +9,8 @@ export interface WaitOptions {
   intervalMs?: number;
   clock?: Clock;
   signal?: AbortSignal;
+  /** Errors that end the wait at once (a process that died will not become ready). */
+  isFatal?: (e: unknown) => boolean;
 }
 
 /**
@@ -26,6 +28,7 @@ export async function waitFor<T>(check: () => Promise<T | undefined> | T | undef
       const v = await check();
       if (v !== undefined && v !== false) return v as T;
     } catch (e) {
+      if (opts.isFatal?.(e)) throw e;
       lastError = e;
     }
     if (clock.monotonic() >= deadline) throw new TimeoutError(opts.what, opts.timeoutMs, lastError);

@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +133,17 @@ export interface LabExtendContext {
   addService(name: string, spec: Omit<ServiceSpec, 'service'>): Promise<void>;
 }
 
+function diedOfPortRace(e: unknown): boolean {
+  if (!(e instanceof EaChaosError) || e.code !== 'E_SERVICE_DIED') return false;
+  const log = e.details?.logFile;
+  if (typeof log !== 'string') return false;
+  try {
+    return /address already in use|EADDRINUSE|could not create server tcp listening socket/i.test(readFileSync(log, 'utf8').slice(-4000));
+  } catch {
+    return false;
+  }
+}
+
 /** Is the lab in `dir` up, with every recorded process alive? */
 export function labIsUp(dir: string): LabState | undefined {
   const state = readState(resolve(dir));
@@ -169,7 +180,9 @@ async function waitReady(spec: ServiceSpec, pid: number, deadlineMs: number): Pr
   const r = spec.readiness;
   await waitFor(
     async () => {
-      if (!isAlive(pid)) throw new EaChaosError('E_SERVICE_DIED', `${spec.service} exited during start-up; see ${spec.logFile}`);
+      if (!isAlive(pid)) {
+        throw new EaChaosError('E_SERVICE_DIED', `${spec.service} exited during start-up; see ${spec.logFile}`, { details: { service: spec.service, logFile: spec.logFile } });
+      }
       switch (r.kind) {
         case 'redis':
           return redisPing(r);
@@ -188,8 +201,9 @@ async function waitReady(spec: ServiceSpec, pid: number, deadlineMs: number): Pr
           return true;
       }
     },
-    { what: spec.service, timeoutMs: deadlineMs, intervalMs: 15 },
+    { what: spec.service, timeoutMs: deadlineMs, intervalMs: 15, isFatal: (e) => e instanceof EaChaosError && e.code === 'E_SERVICE_DIED' },
   ).catch((e: unknown) => {
+    if (e instanceof EaChaosError && e.code === 'E_SERVICE_DIED') throw e;
     // A service that died is a hard failure: stop waiting on the others' behalf.
     const cause = (e as { cause?: unknown }).cause;
     if (cause instanceof EaChaosError && cause.code === 'E_SERVICE_DIED') throw cause;
@@ -214,7 +228,22 @@ export class LocalLab implements AsyncDisposable {
     return this.state.info;
   }
 
+  /**
+   * Start the lab. Ports are chosen free but released before the service binds
+   * them, so another process can take one in between; a service that died of
+   * that ("Address already in use") is retried with fresh ports, at most 3 times.
+   */
   static async start(options: LocalLabOptions = {}): Promise<LocalLab> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await LocalLab.startOnce(options);
+      } catch (e) {
+        if (attempt >= 3 || !diedOfPortRace(e)) throw e;
+      }
+    }
+  }
+
+  private static async startOnce(options: LocalLabOptions): Promise<LocalLab> {
     const config = options.config ?? parseConfig({});
     const dir = resolve(options.dir ?? config.lab.dir);
     const timeoutMs = options.timeoutMs ?? 30_000;

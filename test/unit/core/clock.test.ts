@@ -52,3 +52,23 @@ describe('ManualClock', () => {
     expect(clock.pending()).toBe(0);
   });
 });
+
+describe('waitFor', () => {
+  it('polls until the check answers, and a fatal error ends the wait at once', async () => {
+    const { waitFor } = await import('../../../core/wait.ts');
+    let n = 0;
+    await expect(waitFor(() => (++n >= 3 ? 'ok' : undefined), { what: 'x', timeoutMs: 1000, intervalMs: 1 })).resolves.toBe('ok');
+    const t0 = performance.now();
+    const dead = Object.assign(new Error('died'), { fatal: true });
+    await expect(
+      waitFor(
+        () => {
+          throw dead;
+        },
+        { what: 'y', timeoutMs: 5000, intervalMs: 1, isFatal: (e) => (e as { fatal?: boolean }).fatal === true },
+      ),
+    ).rejects.toBe(dead);
+    expect(performance.now() - t0).toBeLessThan(1000);
+    await expect(waitFor(() => undefined, { what: 'z', timeoutMs: 20, intervalMs: 1 })).rejects.toThrow(/z not ready after 20 ms/);
+  });
+});

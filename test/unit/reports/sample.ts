@@ -82,6 +82,8 @@ export function sampleReport(): RunReport {
     createdAt: '2026-11-24T18:30:00.000Z',
     histories: sampleHistories(),
     config,
+    // Every goal is physical by default; the sample scales one so reports show a scaled goal.
+    scaling: { clickhouse: 'scaled' },
     scenarios: { 'udp-blackhole': { description: 'UDP relay drops everything <script>', tags: ['@tick'] }, 'broker-timeout-after-exec': { checks: ['orders-lost', 'orders-duplicated', 'tick-gaps'] } },
     environment: { node: 'v20.19.0', platform: 'linux', cpus: 2 },
     historyFiles: ['histories/001-udp-blackhole-r1.json', 'histories/002-udp-blackhole-r2.json', 'histories/003-udp-blackhole-r3.json', 'histories/004-redis-master-kill-r1.json', 'histories/005-broker-timeout-after-exec-r1.json'],
