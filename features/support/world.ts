@@ -91,10 +91,15 @@ export class ChaosWorld extends World<RunParameters> {
   /** Faults the steps injected, as schedule entries: a Gherkin scenario's resolved schedule. */
   readonly schedule: FaultInstance[] = [];
 
-  async inject(spec: FaultSpec) {
+  /**
+   * Inject a fault and record it in the schedule. `measure: []` records it without
+   * measuring a recovery (a kill the supervisor is expected to refuse to answer).
+   */
+  async inject(spec: FaultSpec & { measure?: FaultInstance['components'] }) {
     const index = this.schedule.length;
     const id = spec.id ?? `f${index + 1}.1`;
-    const active = await this.nemesis!.inject({ ...spec, id });
+    const { measure: _measure, ...nemesisSpec } = spec;
+    const active = await this.nemesis!.inject({ ...nemesisSpec, id });
     this.lastFault = active.record;
     if (isFaultKind(spec.kind)) {
       const effect = faultEffect(spec.kind, spec.target, spec.params);
@@ -107,7 +112,7 @@ export class ChaosWorld extends World<RunParameters> {
         target: spec.target,
         durationMs: null,
         params: spec.params ?? {},
-        components: effect.components,
+        components: spec.measure ?? effect.components,
         reference: effect.reference,
       });
     }
