@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, startFeed, type BrokerHandle, type FeedHandle } from '../../../simulator/index.ts';
 import { startConsumer, checkNoTickLost, type Consumer } from '../../../simulator/consumer/index.ts';
-import { startRuntime, type RuntimeHandle } from '../../../runtime/main.ts';
+import { parseRuntimeConfig, startRuntime, type RuntimeHandle } from '../../../runtime/main.ts';
 import { systemClock } from '../../../core/clock.ts';
 import { silentLogger } from '../../../core/log.ts';
 import { waitFor } from '../../../core/wait.ts';
@@ -69,5 +69,16 @@ describe('runtime with a stream section', () => {
     } finally {
       conn.closeSync();
     }
+  });
+});
+
+describe('runtime.stream config', () => {
+  it('names the missing field and rejects a bad history table name', () => {
+    const base = testConfig({ dir: tmp.dir, broker: { host: '127.0.0.1', port: 1 } }) as { runtime: Record<string, unknown> };
+    const withStream = (stream: unknown) => ({ ...base, runtime: { ...base.runtime, stream } });
+    expect(() => parseRuntimeConfig(withStream({ host: '127.0.0.1', udpPort: 9 }), 'cfg')).toThrow(/runtime\.stream\.tcpPort/);
+    expect(() => parseRuntimeConfig(withStream({ host: '127.0.0.1', udpPort: 9, tcpPort: 10, history: { table: 'x; drop' } }), 'cfg')).toThrow(/runtime\.stream\.history\.table/);
+    const ok = parseRuntimeConfig(withStream({ host: '127.0.0.1', udpPort: 9, tcpPort: 10 }), 'cfg');
+    expect(ok.runtime.stream).toEqual({ host: '127.0.0.1', udpPort: 9, tcpPort: 10, history: { table: 'stream_ticks', maxTicks: 100_000 } });
   });
 });
