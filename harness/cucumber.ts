@@ -21,12 +21,22 @@ export async function runSuite(opts: SuiteOptions): Promise<{ success: boolean }
       import: [join(ROOT, 'features', 'support', '*.ts'), join(ROOT, 'features', 'steps', '*.ts')],
       tags: opts.tags ?? '',
       format: [],
-      worldParameters: { runDir: opts.runDir, seed: opts.seed, timeScale: opts.timeScale, ...(opts.config ? { config: opts.config } : {}) },
+      worldParameters: {
+        runDir: opts.runDir,
+        seed: opts.seed,
+        timeScale: opts.timeScale,
+        ...(opts.runId !== undefined ? { runId: opts.runId } : {}),
+        ...(opts.repeat !== undefined ? { repeat: opts.repeat } : {}),
+        ...(opts.config ? { config: opts.config } : {}),
+      },
       strict: true,
     } as Parameters<typeof loadConfiguration>[0] extends { provided?: infer P } ? P : never,
   });
   const names = new Map<string, string>();
-  const { success } = await runCucumber(runConfiguration, undefined, (env) => {
+  // Step files are ES modules: imported once per process, they register their steps once.
+  // A second run in the same process (--repeat) must reuse the library the first one loaded.
+  const options = loadedSupport ? { ...runConfiguration, support: loadedSupport } : runConfiguration;
+  const { success, support } = await runCucumber(options, undefined, (env) => {
     if (env.pickle) names.set(env.pickle.id, env.pickle.name);
     if (env.testCaseStarted) names.set(env.testCaseStarted.id, names.get(caseToPickle.get(env.testCaseStarted.testCaseId) ?? '') ?? '');
     if (env.testCase) caseToPickle.set(env.testCase.id, env.testCase.pickleId);
@@ -38,8 +48,11 @@ export async function runSuite(opts: SuiteOptions): Promise<{ success: boolean }
       opts.onScenario?.(names.get(id) ?? id, status.get(id) ?? 'PASSED');
     }
   });
+  loadedSupport = support;
   return { success };
 }
+
+let loadedSupport: Awaited<ReturnType<typeof runCucumber>>['support'] | undefined;
 
 const caseToPickle = new Map<string, string>();
 const status = new Map<string, string>();

@@ -2,6 +2,8 @@ import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } fro
 import { join } from 'node:path';
 import { EaChaosError } from '../core/errors.ts';
 import { waitFor } from '../core/wait.ts';
+import { NO_IMPAIRMENTS } from '../faultproxy/impairer.ts';
+import type { UdpImpairmentFields, UdpImpairmentPatch } from '../faultproxy/client.ts';
 import type { FaultRecord } from './testbed/fault-log.ts';
 import type { Testbed } from './testbed/testbed.ts';
 
@@ -152,11 +154,11 @@ export class Nemesis {
       }
       case 'udp.impair': {
         const rec = log.begin(spec.kind, spec.target, spec.params, spec.id);
-        await this.bed.faults.updateUdpRelay(spec.target, { impairments: (spec.params ?? { blackhole: true }) as never });
+        await this.bed.faults.updateUdpRelay(spec.target, { impairments: relayImpairments(spec.params ?? { blackhole: true }) });
         return {
           record: rec,
           heal: once(async () => {
-            await this.bed.faults.updateUdpRelay(spec.target, { impairments: { loss: 0, blackhole: false } as never });
+            await this.bed.faults.updateUdpRelay(spec.target, { impairments: { both: { ...NO_IMPAIRMENTS } } });
             log.heal(rec);
           }),
         };
@@ -249,6 +251,20 @@ export class Nemesis {
     process.kill(pid, 'SIGCONT');
     return { record: rec, heal: NO_HEAL };
   }
+}
+
+/**
+ * Scenario impairments (`{blackhole, loss, latency, ...}`, both directions) in the
+ * relay's shape (`{both: {down, loss, ...}}`). A patch already in the relay's
+ * shape passes through, so a step can impair one direction only.
+ */
+export function relayImpairments(p: Record<string, unknown>): UdpImpairmentPatch {
+  if ('both' in p || 'upstream' in p || 'downstream' in p) {
+    const { blackhole: _b, ...relay } = p;
+    return relay as UdpImpairmentPatch;
+  }
+  const { blackhole, ...rest } = p;
+  return { both: { ...(rest as UdpImpairmentFields), ...(blackhole !== undefined ? { down: blackhole === true } : {}) } };
 }
 
 function findFile(dir: string, pred: (f: string) => boolean): string | undefined {
