@@ -17,9 +17,15 @@ import { Testbed } from './testbed/testbed.ts';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FEATURES_DIR = join(ROOT, 'features');
 
+/**
+ * Tags with a documented meaning whether or not a feature uses them right now: `@wip`
+ * (known to fail, left out of `npm test`) and `@realtime` (only meaningful at full scale).
+ */
+export const CONVENTIONAL_TAGS = ['@wip', '@realtime'] as const;
+
 /** Every tag used in the feature files: a tag expression naming another is a mistake, caught before anything starts. */
 export function knownTags(dir = FEATURES_DIR): Set<string> {
-  const tags = new Set<string>();
+  const tags = new Set<string>(CONVENTIONAL_TAGS);
   for (const f of readdirSync(dir)) {
     if (!f.endsWith('.feature')) continue;
     for (const line of readFileSync(join(dir, f), 'utf8').split('\n')) {

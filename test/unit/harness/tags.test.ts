@@ -1,28 +1,21 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../core/errors.ts';
-import { parseTagExpression } from '../../../harness/scenario/index.ts';
+import { checksForTags, validateTags } from '../../../harness/run.ts';
 
-describe('parseTagExpression', () => {
-  it('evaluates and/or/not with precedence and parentheses', () => {
-    const p = parseTagExpression('@tick or @redis and not @realtime');
-    expect(p(['@tick'])).toBe(true);
-    expect(p(['@redis'])).toBe(true);
-    expect(p(['@redis', '@realtime'])).toBe(false);
-    expect(p(['@tick', '@realtime'])).toBe(true);
-    const q = parseTagExpression('(@tick or @redis) and not @realtime');
-    expect(q(['@tick', '@realtime'])).toBe(false);
-    expect(q(['@trade'])).toBe(false);
-    expect(parseTagExpression('not not @trade')(['@trade'])).toBe(true);
+describe('--tags validation', () => {
+  it('accepts the features\' tags and the conventional ones, even when no feature uses them', () => {
+    expect(() => validateTags('@redis and not @wip')).not.toThrow();
+    expect(() => validateTags('not @realtime')).not.toThrow();
+    expect(() => validateTags(undefined)).not.toThrow();
   });
-  it.each([
-    ['@tik', /unknown tag @tik/],
-    ['', /empty/],
-    ['@tick and', /ends too early/],
-    ['(@tick', /expected "\)"/],
-    ['@tick @redis', /unexpected "@redis"/],
-    ['tick', /expected a tag/],
-  ])('"%s" is a ConfigError', (expr, msg) => {
-    expect(() => parseTagExpression(expr)).toThrow(ConfigError);
-    expect(() => parseTagExpression(expr)).toThrow(msg);
+  it('rejects an unknown tag and a malformed expression with a ConfigError naming it', () => {
+    expect(() => validateTags('@redsi')).toThrow(ConfigError);
+    expect(() => validateTags('@redsi')).toThrow(/unknown tag @redsi/);
+    expect(() => validateTags('@redis and (')).toThrow(/invalid --tags expression/);
+  });
+  it('applies the tick-gap checker to @tick scenarios only, and only duplicates to @ea-stopped ones', () => {
+    expect(checksForTags(['@redis'])).not.toContain('tick-gaps');
+    expect(checksForTags(['@tick'])).toContain('tick-gaps');
+    expect(checksForTags(['@process', '@ea-stopped'])).toEqual(['orders-duplicated']);
   });
 });
