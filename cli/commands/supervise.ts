@@ -9,31 +9,14 @@ import { EaChaosError } from '../../core/errors.ts';
 import { EventBus } from '../../core/events.ts';
 import { createLogger } from '../../core/log.ts';
 import { LogNotifier } from '../../runtime/notifier.ts';
-import { ensureBuilt } from '../../runtime/supervisor/build.ts';
+import { compiledEntry, REPO_ROOT, RUNTIME_ENTRY, WARM_ENTRY } from '../../runtime/supervisor/build.ts';
 import { startSupervisor, type ChildSpec } from '../../runtime/supervisor/supervisor.ts';
 import { runtimeChild } from '../../runtime/supervisor/runtime-child.ts';
 import { parseRuntimeConfig } from '../../runtime/config.ts';
 import { readFileSync } from 'node:fs';
 import { parseNumberOption, parsePort, parseTimeScale } from '../options.ts';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const RUNTIME_ENTRY = join(REPO_ROOT, 'runtime', 'main.ts');
-export const WARM_ENTRY = join(REPO_ROOT, 'runtime', 'supervisor', 'warm-entry.ts');
-
-/** dist/<path of the entry inside the repo>.js: one compiled file per entry, rebuilt when its sources change. */
-export function distPathFor(entry: string): string {
-  const rel = relative(REPO_ROOT, resolve(entry));
-  const inside = !rel.startsWith('..') && !rel.startsWith('/');
-  const base = inside ? rel : join('external', rel.replace(/[:\\/.]+/g, '_'));
-  return join(REPO_ROOT, 'dist', base.replace(/\.[cm]?[tj]s$/, '') + '.js');
-}
-
-/** The compiled JS for `entry` (TypeScript is bundled; plain .js/.mjs is used as it is). */
-export async function compiledEntry(entry: string): Promise<string> {
-  if (!existsSync(entry)) throw new EaChaosError('E_USAGE', `--entry ${entry} does not exist`);
-  if (/\.m?js$/.test(entry)) return resolve(entry);
-  return (await ensureBuilt({ entry, outfile: distPathFor(entry) })).outfile;
-}
+export { compiledEntry, distPathFor, REPO_ROOT, RUNTIME_ENTRY, WARM_ENTRY } from '../../runtime/supervisor/build.ts';
 
 /** A core config, or a runtime config (core + `runtime` section): supervise only needs `process.*`. */
 function loadAnyConfig(file: string): Config {

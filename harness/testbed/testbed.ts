@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../../core/log.ts';
 import { waitFor } from '../../core/wait.ts';
 import { FaultClient, resolveToxiproxyUrl } from '../../faultproxy/client.ts';
 import { LocalLab, reapStale, type Endpoint } from '../../lab/index.ts';
-import { compiledEntry, RUNTIME_ENTRY, WARM_ENTRY } from '../../cli/commands/supervise.ts';
+import { compiledEntry, RUNTIME_ENTRY, WARM_ENTRY } from '../../runtime/supervisor/build.ts';
 import { startSupervisor, type Supervisor } from '../../runtime/supervisor/supervisor.ts';
 import { startConsumer, type Consumer } from '../../simulator/consumer/index.ts';
 import { EventCollector, type CollectedEvent } from './event-collector.ts';

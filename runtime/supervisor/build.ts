@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EaChaosError } from '../../core/errors.ts';
 
 export interface BuildResult {
@@ -73,4 +74,23 @@ export async function ensureBuilt(opts: { entry: string; outfile: string; force?
   }
   writeFileSync(stampFile, JSON.stringify({ entry, inputs } satisfies Stamp));
   return { outfile, rebuilt: true, ms: performance.now() - t0 };
+}
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const RUNTIME_ENTRY = join(REPO_ROOT, 'runtime', 'main.ts');
+export const WARM_ENTRY = join(REPO_ROOT, 'runtime', 'supervisor', 'warm-entry.ts');
+
+/** dist/<path of the entry inside the repo>.js: one compiled file per entry, rebuilt when its sources change. */
+export function distPathFor(entry: string): string {
+  const rel = relative(REPO_ROOT, resolve(entry));
+  const inside = !rel.startsWith('..') && !rel.startsWith('/');
+  const base = inside ? rel : join('external', rel.replace(/[:\\/.]+/g, '_'));
+  return join(REPO_ROOT, 'dist', base.replace(/\.[cm]?[tj]s$/, '') + '.js');
+}
+
+/** The compiled JS for `entry` (TypeScript is bundled; plain .js/.mjs is used as it is). */
+export async function compiledEntry(entry: string): Promise<string> {
+  if (!existsSync(entry)) throw new EaChaosError('E_USAGE', `--entry ${entry} does not exist`);
+  if (/\.m?js$/.test(entry)) return resolve(entry);
+  return (await ensureBuilt({ entry, outfile: distPathFor(entry) })).outfile;
 }
