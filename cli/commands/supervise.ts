@@ -53,7 +53,7 @@ export function registerSupervise(program: Command): void {
     .option('--health-port <port>', "port of the supervisor's own /health (0 = free port)", parsePort, 0)
     .option('--host <host>', 'address for /health and the instances control APIs', '127.0.0.1')
     .option('--entry <file>', 'child entry point instead of runtime/main.ts (TypeScript is bundled; it must serve /ready on EA_CHAOS_CONTROL_PORT)')
-    .option('--time-scale <x>', 'multiply restart interval and cooldown by x', parseTimeScale)
+    .option('--time-scale <x>', "multiply the runtimes' policy durations by x (the supervisor's restart interval and 30 s cooldown stay in real time)", parseTimeScale)
     .option('--no-warm', 'no warm standby per runtime instance (a restart then pays Node start-up and every import)')
     .action(async (opts: SuperviseOpts) => {
       const configPath = resolve(opts.config);
