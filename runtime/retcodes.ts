@@ -3,33 +3,12 @@
  * each (mt5-trading.md §1.5). The class, not the code, drives the retry policy,
  * so adding a code never means touching the order engine.
  */
+import { Retcode } from '../simulator/protocol/types.ts';
+
 export type RetcodeClass = 'ok' | 'partial' | 'price' | 'backoff' | 'unknown' | 'wait' | 'fatal';
 
 export const RETCODE = {
-  REQUOTE: 10004,
-  REJECT: 10006,
-  CANCEL: 10007,
-  PLACED: 10008,
-  DONE: 10009,
-  DONE_PARTIAL: 10010,
-  ERROR: 10011,
-  TIMEOUT: 10012,
-  INVALID: 10013,
-  INVALID_VOLUME: 10014,
-  INVALID_PRICE: 10015,
-  INVALID_STOPS: 10016,
-  TRADE_DISABLED: 10017,
-  MARKET_CLOSED: 10018,
-  NO_MONEY: 10019,
-  PRICE_CHANGED: 10020,
-  PRICE_OFF: 10021,
-  TOO_MANY_REQUESTS: 10024,
-  NO_CHANGES: 10025,
-  LOCKED: 10028,
-  FROZEN: 10029,
-  CONNECTION: 10031,
-  POSITION_CLOSED: 10036,
-  CLOSE_ORDER_EXIST: 10039,
+  ...Retcode,
   /** MetaApi-style bridge codes: sent with unknown outcome / never delivered. */
   DISCONNECTED_DURING_TRADE: -11,
   DISCONNECTED_BEFORE_TRADE: -10,

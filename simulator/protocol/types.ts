@@ -25,12 +25,15 @@ export const TradeMode = { DISABLED: 0, FULL: 4 } as const;
 export const ExecutionMode = { INSTANT: 1, MARKET: 2 } as const;
 export const TickFlag = { BID: 2, ASK: 4, LAST: 8, VOLUME: 16 } as const;
 
+/** MT5 trade-server return codes: the one table the simulator answers with and the runtime classifies. */
 export const Retcode = {
   REQUOTE: 10004,
   REJECT: 10006,
+  CANCEL: 10007,
   PLACED: 10008,
   DONE: 10009,
   DONE_PARTIAL: 10010,
+  ERROR: 10011,
   TIMEOUT: 10012,
   INVALID: 10013,
   INVALID_VOLUME: 10014,
@@ -42,6 +45,9 @@ export const Retcode = {
   PRICE_CHANGED: 10020,
   PRICE_OFF: 10021,
   TOO_MANY_REQUESTS: 10024,
+  NO_CHANGES: 10025,
+  LOCKED: 10028,
+  FROZEN: 10029,
   INVALID_FILL: 10030,
   CONNECTION: 10031,
   POSITION_CLOSED: 10036,
@@ -52,9 +58,11 @@ export type RetcodeValue = (typeof Retcode)[keyof typeof Retcode];
 export const RETCODE_TEXT: Record<number, string> = {
   10004: 'requote',
   10006: 'request rejected',
+  10007: 'request canceled by trader',
   10008: 'order placed',
   10009: 'done',
   10010: 'done partially',
+  10011: 'request processing error',
   10012: 'request canceled by timeout',
   10013: 'invalid request',
   10014: 'invalid volume',
@@ -66,6 +74,9 @@ export const RETCODE_TEXT: Record<number, string> = {
   10020: 'price changed',
   10021: 'off quotes',
   10024: 'too many requests',
+  10025: 'no changes in request',
+  10028: 'request locked for processing',
+  10029: 'order or position frozen',
   10030: 'invalid fill',
   10031: 'no connection',
   10036: 'position already closed',
