@@ -1,18 +1,21 @@
 import { rmSync } from 'node:fs';
 import { reapStale } from '../lab/local.ts';
-import { allTestLabDirs, TEST_LAB_ROOT } from './helpers/labs.ts';
+import { claimRunLabRoot, labDirsOf, orphanedRunRoots } from './helpers/labs.ts';
 
-/** Whatever a failed or killed test left running under .tmp/test-labs is stopped here, by pid. */
-async function reapAll(): Promise<void> {
-  for (const dir of allTestLabDirs()) await reapStale(dir).catch(() => {});
+/** Stops, by pid, whatever the labs under one run folder left running, then removes the folder. */
+async function reapRoot(root: string): Promise<void> {
+  for (const dir of labDirsOf(root)) await reapStale(dir).catch(() => {});
+  rmSync(root, { recursive: true, force: true });
 }
 
+let own: string | undefined;
+
 export async function setup(): Promise<void> {
-  await reapAll();
-  rmSync(TEST_LAB_ROOT, { recursive: true, force: true });
+  // Only runs whose vitest process has died are reaped: a concurrent run's labs are alive.
+  for (const root of orphanedRunRoots()) await reapRoot(root);
+  own = claimRunLabRoot();
 }
 
 export async function teardown(): Promise<void> {
-  await reapAll();
-  rmSync(TEST_LAB_ROOT, { recursive: true, force: true });
+  if (own) await reapRoot(own);
 }
