@@ -81,10 +81,12 @@ export class ProxyCollection {
   constructor(
     private readonly clock: Clock,
     private readonly random: Random,
+    /** Per chunk or datagram forwarded (the server's busy-poll window). */
+    private readonly onTraffic: () => void = () => {},
   ) {}
 
   private newProxy(p: ProxyInput): TcpProxy {
-    return new TcpProxy(p.name, p.listen, p.upstream, this.clock, this.random.fork(`proxy:${p.name}`));
+    return new TcpProxy(p.name, p.listen, p.upstream, this.clock, this.random.fork(`proxy:${p.name}`), this.onTraffic);
   }
 
   list(): Record<string, unknown> {
@@ -244,7 +246,7 @@ export class ProxyCollection {
     if (input.name === '') throw new ApiError(400, 'missing required field: name');
     if (input.upstream === '') throw new ApiError(400, 'missing required field: upstream');
     if (this.relays.has(input.name)) throw ERR.proxyExists();
-    const relay = new UdpRelay(input.name, input.listen, input.upstream, this.clock, this.random.fork(`udp:${input.name}`));
+    const relay = new UdpRelay(input.name, input.listen, input.upstream, this.clock, this.random.fork(`udp:${input.name}`), this.onTraffic);
     this.applyImpairments(relay, rawField(raw, 'impairments'));
     if (input.enabled) await relay.start();
     this.relays.set(relay.name, relay);

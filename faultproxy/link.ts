@@ -19,6 +19,8 @@ interface LinkSetup {
   /** A Random per toxic for this link, created once so redraws continue the stream. */
   randomFor(toxicName: string): Random;
   reset(): void;
+  /** Called per chunk read; keeps the loop polling briefly (busy-poll.ts). */
+  onTraffic?: () => void;
 }
 
 /**
@@ -60,6 +62,7 @@ export class Link {
 
   private onData(data: Buffer): void {
     if (this.sourceDone) return;
+    this.setup.onTraffic?.();
     if (this.entry === this.sink && !this.sinkClosed) {
       // Hot path with no toxics: no chunk object, no clock read, no accounting.
       if (!this.dest.destroyed && !this.dest.write(data) && !this.destBlocked) {
@@ -226,6 +229,7 @@ export class Connection {
     private readonly clock: Clock,
     private readonly random: Random,
     private readonly onEnd: (c: Connection) => void,
+    private readonly onTraffic: () => void = () => {},
   ) {
     client.once('close', () => this.checkEnd());
     upstream.once('close', () => this.checkEnd());
@@ -245,6 +249,7 @@ export class Connection {
         return r;
       },
       reset: () => this.reset(),
+      onTraffic: this.onTraffic,
     });
     this.links = {
       upstream: new Link('upstream', this.client, this.upstream, setup('upstream'), toxics.upstream),

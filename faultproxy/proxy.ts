@@ -48,6 +48,7 @@ export class TcpProxy {
     upstream: string,
     private readonly clock: Clock,
     private readonly random: Random,
+    private readonly onTraffic: () => void = () => {},
   ) {
     this.listen = listen;
     this.upstream = upstream;
@@ -143,7 +144,7 @@ export class TcpProxy {
         client.destroy();
         return;
       }
-      const conn = new Connection(id, client, up, this.clock, this.random, (c) => this.conns.delete(c));
+      const conn = new Connection(id, client, up, this.clock, this.random, (c) => this.conns.delete(c), this.onTraffic);
       this.conns.add(conn);
       conn.start({ upstream: this.toxics.upstream, downstream: this.toxics.downstream });
       client.resume();

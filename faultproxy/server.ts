@@ -6,7 +6,10 @@ import { createRandom, type Random } from '../core/random.ts';
 import { joinHostPort } from './address.ts';
 import { createApiHandler } from './api.ts';
 import { ProxyCollection } from './collection.ts';
+import { createBusyPoll } from './busy-poll.ts';
 import { parseFirstValue } from './gojson.ts';
+
+export const DEFAULT_BUSY_POLL_MICROS = 100;
 
 export interface FaultProxyOptions {
   /** API bind host; default 127.0.0.1. */
@@ -21,6 +24,12 @@ export interface FaultProxyOptions {
   /** Proxies to create at start, in Toxiproxy's populate format (the `-config` file). */
   populate?: unknown[];
   maxBodyBytes?: number;
+  /**
+   * Microseconds the event loop keeps polling after forwarding a chunk or
+   * datagram (busy-poll.ts); 0 turns it off. Default 100: it cuts the wake-up
+   * cost of a process hop on idle virtual machines from ~120 µs to ~35 µs.
+   */
+  busyPollMicros?: number;
 }
 
 export interface FaultProxyHandle extends AsyncDisposable {
@@ -43,7 +52,8 @@ export async function startFaultProxy(opts: FaultProxyOptions = {}): Promise<Fau
   const clock = opts.clock ?? systemClock;
   const random = opts.random ?? createRandom(opts.seed ?? 0);
   const logger = opts.logger ?? silentLogger;
-  const collection = new ProxyCollection(clock, random);
+  const busyPoll = createBusyPoll(opts.busyPollMicros ?? DEFAULT_BUSY_POLL_MICROS);
+  const collection = new ProxyCollection(clock, random, busyPoll.kick);
   const server: Server = createServer(createApiHandler({ collection, logger, maxBodyBytes: opts.maxBodyBytes }));
   // Go's ReadTimeout 15 s, IdleTimeout 60 s: a slow client cannot hold the API.
   server.requestTimeout = 15_000;
@@ -51,6 +61,7 @@ export async function startFaultProxy(opts: FaultProxyOptions = {}): Promise<Fau
   server.keepAliveTimeout = 60_000;
 
   const stopAll = () => {
+    busyPoll.stop();
     for (const p of collection.proxies.values()) p.stop();
     for (const r of collection.relays.values()) r.stop();
   };

@@ -63,6 +63,7 @@ export class UdpRelay {
     upstream: string,
     private readonly clock: Clock,
     random: Random,
+    private readonly onTraffic: () => void = () => {},
   ) {
     this.listen = listen;
     this.upstream = upstream;
@@ -105,7 +106,10 @@ export class UdpRelay {
     });
     socket.on('error', () => {});
     enlargeBuffers(socket);
-    socket.on('message', (data, rinfo) => this.fromClient(data, rinfo.address, rinfo.port));
+    socket.on('message', (data, rinfo) => {
+      this.onTraffic();
+      this.fromClient(data, rinfo.address, rinfo.port);
+    });
     const a = socket.address();
     this.listen = joinHostPort(a.address, a.port);
     this.upstreamHost = upHost;
@@ -159,7 +163,10 @@ export class UdpRelay {
       socket.on('error', () => {});
       socket.bind(0, () => enlargeBuffers(socket));
       const session: Session = { key, address, port, socket, lastSeen: this.clock.monotonic() };
-      socket.on('message', (data) => this.process('downstream', { data, session }));
+      socket.on('message', (data) => {
+        this.onTraffic();
+        this.process('downstream', { data, session });
+      });
       this.sessions.set(key, session);
       s = session;
     }
