@@ -286,8 +286,8 @@ async function main(): Promise<void> {
   const p100 = median(rounds.p100);
 
   const ch = await churn(api, 1000);
-  const apiMs = await apiLatency(api, 200);
-  const apiServerMs = await apiLatencyServer(proxy.api, 200);
+  const apiMs = await apiLatency(api, 1000);
+  const apiServerMs = await apiLatencyServer(proxy.api, 1000);
 
   await proxy.stop();
   echo.close();
