@@ -96,6 +96,24 @@ abstract class ScheduleStage extends Stage {
     this.out(item);
   }
 
+  /** CLOSE queues behind everything already scheduled; data goes to the stage's own `schedule`. */
+  push(item: Item): void {
+    if (this.closed) return;
+    if (item === CLOSE) {
+      this.closed = true;
+      this.enqueue(CLOSE, this.closeAt());
+      return;
+    }
+    this.schedule(item);
+  }
+
+  protected abstract schedule(item: Chunk): void;
+
+  /** When a CLOSE is due; by default right after what is queued (enqueue keeps times non-decreasing). */
+  protected closeAt(): number {
+    return -Infinity;
+  }
+
   private pump(): void {
     while (this.head < this.queue.length && !this.disposed) {
       const e = this.queue[this.head]!;
@@ -138,13 +156,7 @@ export class LatencyStage extends ScheduleStage {
     super(ctx);
   }
 
-  push(item: Item): void {
-    if (this.closed) return;
-    if (item === CLOSE) {
-      this.closed = true;
-      this.enqueue(CLOSE, -Infinity);
-      return;
-    }
+  protected schedule(item: Chunk): void {
     let delay = this.latency;
     if (this.jitter > 0) delay += this.ctx.random.next() * 2 * this.jitter - this.jitter;
     this.enqueue(item, item.time + delay);
@@ -164,13 +176,7 @@ export class BandwidthStage extends ScheduleStage {
     super(ctx);
   }
 
-  push(item: Item): void {
-    if (this.closed) return;
-    if (item === CLOSE) {
-      this.closed = true;
-      this.enqueue(CLOSE, -Infinity);
-      return;
-    }
+  protected schedule(item: Chunk): void {
     // rate <= 0 holds the data until the toxic is updated or removed (users rely on it).
     if (this.rate <= 0) {
       this.enqueue(item, Infinity);
@@ -198,13 +204,11 @@ export class SlicerStage extends ScheduleStage {
     super(ctx);
   }
 
-  push(item: Item): void {
-    if (this.closed) return;
-    if (item === CLOSE) {
-      this.closed = true;
-      this.enqueue(CLOSE, this.nextStart);
-      return;
-    }
+  protected override closeAt(): number {
+    return this.nextStart;
+  }
+
+  protected schedule(item: Chunk): void {
     // Go recurses forever on average_size <= 0; pass whole chunks instead.
     if (this.averageSize <= 0) {
       this.enqueue(item, this.nextStart);
