@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { platform, release, cpus } from 'node:os';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { RuntimeEvent } from '../core/events.ts';
-import { finalStatesFromEvents, intentsFromEvents, parseHistory, type RunHistory } from './history/index.ts';
+import { intentsFromEvents, parseHistory, type RunHistory } from './history/index.ts';
 import { toTickRecords, type TickLike } from './history/derive.ts';
 import type { ResolvedSchedule } from './scenario/index.ts';
 import { waitFor } from '../core/wait.ts';
@@ -89,11 +89,17 @@ export async function streamedTicks(file: string, table = 'stream_ticks'): Promi
   }
 }
 
-export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<RunHistory> {
+/** The part of a history that says how orders ended: what the order checkers read. */
+export type Outcomes = Pick<RunHistory, 'magic' | 'ledger' | 'orders' | 'positions'>;
+
+/**
+ * Read the runtimes' final order states and positions, then the broker's ledger,
+ * from a live testbed without stopping anything. Steps judge "no order lost" with
+ * the same pure checkers the report uses, over this. Whatever cannot be read is
+ * null, so those checkers answer "unknown".
+ */
+export async function readOutcomes(bed: Testbed): Promise<Outcomes> {
   const n = bed.supervisor?.status().length ?? 0;
-  const instances = Array.from({ length: n }, (_, i) => `ea-${i}`);
-  const syncDeadlineMs = Math.max(1, Math.round(bed.config.trade.maxClickhouseSyncDelayMs * bed.config.timeScale));
-  await quiesce(bed, syncDeadlineMs).catch(() => {});
   const finals: { clientId: string; state: string; instance?: string }[] = [];
   const positions: { ticket: number; status?: string; orphan?: boolean; instance?: string }[] = [];
   let runtimesRead = true;
@@ -113,6 +119,21 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
   } catch {
     ledger = null;
   }
+  const events = bed.events().map(({ source, pid, receivedAt, ...e }) => ({ ...e, instance: e.instance ?? source })) as RuntimeEvent[];
+  return {
+    magic: Array.from({ length: n }, (_, i) => bed.magicFor(i)),
+    ledger,
+    orders: { intents: intentsFromEvents(events), final: runtimesRead ? finals : null },
+    positions: runtimesRead ? positions : null,
+  };
+}
+
+export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<RunHistory> {
+  const n = bed.supervisor?.status().length ?? 0;
+  const instances = Array.from({ length: n }, (_, i) => `ea-${i}`);
+  const syncDeadlineMs = Math.max(1, Math.round(bed.config.trade.maxClickhouseSyncDelayMs * bed.config.timeScale));
+  await quiesce(bed, syncDeadlineMs).catch(() => {});
+  const outcomes = await readOutcomes(bed);
   // Stores last: Redis and ClickHouse live, then DuckDB once the runtimes have let go of their files.
   const takenAt = Date.now();
   const [redis, clickhouse] = await Promise.all([
@@ -129,7 +150,6 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
   }
   const stores = { takenAt, syncDeadlineMs, redis, duckdb, clickhouse };
   const events = bed.events().map(({ source, pid, receivedAt, ...e }) => ({ ...e, instance: e.instance ?? source })) as RuntimeEvent[];
-  const fromEvents = finalStatesFromEvents(events);
   const doc = {
     schema: 'ea-chaos/history@1',
     runId: o.runId,
@@ -151,10 +171,10 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
       ...(r.offsetMs !== undefined ? { offsetMs: r.offsetMs } : {}),
     })),
     events,
-    magic: Array.from({ length: n }, (_, i) => bed.magicFor(i)),
-    ledger,
-    orders: { intents: intentsFromEvents(events), final: runtimesRead ? finals : fromEvents.length ? null : null },
-    positions: runtimesRead ? positions : null,
+    magic: outcomes.magic,
+    ledger: outcomes.ledger,
+    orders: { intents: intentsFromEvents(events), final: outcomes.orders?.final ?? null },
+    positions: outcomes.positions,
     ticks,
     stores,
     versions: { ...bed.lab.info.versions, node: process.version },

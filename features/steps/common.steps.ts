@@ -1,7 +1,12 @@
 import { Given, Then, When } from '@cucumber/cucumber';
-import { quiesce } from '../../harness/collect.ts';
-import { checkNoDuplicates, checkNoLostOrders, checkNoOrphans, snapshot } from '../../harness/invariants.ts';
+import { checkOrdersDuplicated, checkOrdersLost, checkOrphanedPositions, type CheckResult } from '../../harness/checkers/checkers.ts';
+import { quiesce, readOutcomes } from '../../harness/collect.ts';
 import type { ChaosWorld } from '../support/world.ts';
+
+/** A failed check's message, with its first witnesses so the failure can be read without the report. */
+function failure(r: CheckResult): string {
+  return `${r.name}: ${r.details}; e.g. ${JSON.stringify(r.counterexamples.slice(0, 3))}`;
+}
 
 const filled = (e: { type: string; data?: Record<string, unknown> }) => e.type === 'order.state' && (e.data?.to === 'filled' || e.data?.state === 'filled');
 
@@ -23,22 +28,22 @@ Then('no order was lost or duplicated', async function (this: ChaosWorld) {
   const bed = this.requireBed();
   // Judge one end state: quiesce stops the workload and waits until no order is in flight.
   await quiesce(bed);
-  const last = await snapshot(bed);
-  const dup = checkNoDuplicates(last);
-  const lost = checkNoLostOrders(last, Date.now(), 1500);
+  // The report's own pure checkers, over what the runtimes and the broker say now.
+  const outcomes = await readOutcomes(bed);
+  const dup = checkOrdersDuplicated(outcomes);
+  const lost = checkOrdersLost(outcomes);
   this.recordInvariant(dup);
   this.recordInvariant(lost);
-  if (dup.status === 'fail') throw new Error(`${dup.name}: ${dup.details}`);
-  if (lost.status === 'fail') throw new Error(`${lost.name}: ${lost.details}`);
+  if (dup.status === 'fail') throw new Error(failure(dup));
+  if (lost.status === 'fail') throw new Error(failure(lost));
   if (lost.status === 'unknown') this.notes.push(`${lost.name}: unknown (${lost.details})`);
 });
 
 Then('no trade is orphaned', async function (this: ChaosWorld) {
   await quiesce(this.requireBed());
-  const s = await snapshot(this.requireBed());
-  const r = checkNoOrphans(s);
+  const r = checkOrphanedPositions(await readOutcomes(this.requireBed()));
   this.recordInvariant(r);
-  if (r.status === 'fail') throw new Error(`${r.name}: ${r.details}`);
+  if (r.status === 'fail') throw new Error(failure(r));
 });
 
 Then('the EA is ready again', async function (this: ChaosWorld) {
@@ -48,7 +53,7 @@ Then('the EA is ready again', async function (this: ChaosWorld) {
 
 /** For scenarios that end with the EA stopped: nothing settles its orders, but nothing may be sent twice. */
 Then('no order was duplicated', async function (this: ChaosWorld) {
-  const r = checkNoDuplicates(await snapshot(this.requireBed()));
+  const r = checkOrdersDuplicated(await readOutcomes(this.requireBed()));
   this.recordInvariant(r);
-  if (r.status === 'fail') throw new Error(`${r.name}: ${r.details}`);
+  if (r.status === 'fail') throw new Error(failure(r));
 });

@@ -28,7 +28,10 @@ const result = (name: CheckName, status: CheckStatus, details: string, counterex
   counterexamples: counterexamples.slice(0, MAX_COUNTEREXAMPLES),
 });
 
-function ourDeals(h: RunHistory) {
+/** What the order checkers read; a whole history is one, and so is what a step reads live. */
+export type OrderOutcomes = Pick<RunHistory, 'magic' | 'ledger' | 'orders' | 'positions'>;
+
+function ourDeals(h: Pick<RunHistory, 'magic' | 'ledger'>) {
   const magic = new Set(h.magic);
   return (h.ledger?.deals ?? []).filter((d) => magic.size === 0 || magic.has(d.magic));
 }
@@ -37,7 +40,7 @@ function ourDeals(h: RunHistory) {
  * No order lost: every accepted intent ends in a terminal state or has a deal at
  * the broker; and no order the runtime calls filled lacks its deal.
  */
-export function checkOrdersLost(h: RunHistory): CheckResult {
+export function checkOrdersLost(h: OrderOutcomes): CheckResult {
   const name = 'orders-lost' as const;
   if (!h.orders) return result(name, 'unknown', 'order intents were not recorded');
   if (!h.ledger) return result(name, 'unknown', 'the broker ledger was not captured');
@@ -60,7 +63,7 @@ export function checkOrdersLost(h: RunHistory): CheckResult {
 }
 
 /** No order duplicated: at most one deal per client order id (the MT5 comment) in the broker ledger. */
-export function checkOrdersDuplicated(h: RunHistory): CheckResult {
+export function checkOrdersDuplicated(h: OrderOutcomes): CheckResult {
   const name = 'orders-duplicated' as const;
   if (!h.ledger) return result(name, 'unknown', 'the broker ledger was not captured');
   const by = new Map<string, number[]>();
@@ -74,7 +77,7 @@ export function checkOrdersDuplicated(h: RunHistory): CheckResult {
 }
 
 /** No orphaned trade: every open broker position with our magic is known to a runtime at the end. */
-export function checkOrphanedPositions(h: RunHistory): CheckResult {
+export function checkOrphanedPositions(h: OrderOutcomes): CheckResult {
   const name = 'orphaned-positions' as const;
   if (!h.ledger) return result(name, 'unknown', 'the broker ledger was not captured');
   if (h.positions === null) return result(name, 'unknown', "the runtimes' positions were not captured");
