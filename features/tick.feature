@@ -26,3 +26,11 @@ Feature: Tick Stream fault tolerance (seed §3.2, §4 "UDP to TCP Fallback Test"
     When the consumer asks for the ticks published so far
     Then historical ticks are served over TCP, not from the buffer
     And no tick was lost
+
+  # Seed §3.2 fault "UDP packet loss" and §2.2: loss on UDP is tolerated because the consumer
+  # refills every gap from the EA's history over TCP. Sized in ticks, not seconds, so that the
+  # loss lands on the same amount of traffic at any time scale.
+  Scenario: UDP packet loss: the consumer fills every gap from the EA's history over TCP
+    When 30% of the tick datagrams to the consumer are lost, with duplicates and reordering, for 60 ticks
+    Then the consumer filled the gaps from the EA's history over TCP
+    And no tick was lost

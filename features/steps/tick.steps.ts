@@ -192,3 +192,44 @@ Then('historical ticks are served over TCP, not from the buffer', async function
   if ((st.stats.historyRequests ?? 0) <= requestsBefore) throw new Error('the runtime counted no history request over TCP');
   this.attach(`${answer.ticks.length} ticks served over TCP from DuckDB history (${symbols} symbols in the latest-tick buffer)`, 'text/plain');
 });
+
+When(
+  '{int}% of the tick datagrams to the consumer are lost, with duplicates and reordering, for {int} ticks',
+  async function (this: ChaosWorld, lossPct: number, ticks: number) {
+    const bed = this.requireBed();
+    const from = (await streamState(bed)).lastSeq;
+    // Upstream only (EA → consumer): the consumer's acks and history requests stay clean, so
+    // what is measured is gap fill, not a fallback to TCP.
+    const held = await this.inject({
+      kind: 'udp.impair',
+      target: 'tick-udp',
+      params: { upstream: { loss: lossPct / 100, duplicate: 0.05, reorder: 0.1, reorder_window: 4 } },
+    });
+    this.memo.set('lossFrom', { seq: from, history: bed.consumer!.stats().historyTicks });
+    try {
+      await waitFor(async () => ((await streamState(bed)).lastSeq >= from + ticks ? true : undefined), {
+        what: `${ticks} ticks sent through the lossy relay`,
+        timeoutMs: 30_000,
+        intervalMs: 50,
+      });
+    } finally {
+      await held.heal();
+    }
+  },
+);
+
+Then("the consumer filled the gaps from the EA's history over TCP", async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const c = bed.consumer!;
+  const before = this.memo.get('lossFrom') as { seq: number; history: number };
+  const relay = await bed.faults.getUdpRelay('tick-udp');
+  const dropped = relay.stats?.upstream?.dropped ?? 0;
+  // The fault must have bitten, or "nothing lost" proves nothing.
+  if (dropped === 0) throw new Error('the UDP relay dropped no datagram, so the loss fault did not apply');
+  await waitFor(() => (c.stats().historyTicks > before.history && c.missingCount() === 0 ? true : undefined), {
+    what: 'the consumer to refill its gaps from history',
+    timeoutMs: 10_000,
+    intervalMs: 20,
+  });
+  this.attach(`relay dropped ${dropped} datagrams; ${c.stats().historyTicks - before.history} ticks refilled from history in ${c.stats().historyRequests} requests`, 'text/plain');
+});
