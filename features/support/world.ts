@@ -93,12 +93,13 @@ export class ChaosWorld extends World<RunParameters> {
 
   /**
    * Inject a fault and record it in the schedule. `measure: []` records it without
-   * measuring a recovery (a kill the supervisor is expected to refuse to answer).
+   * measuring a recovery (a kill the supervisor is expected to refuse to answer);
+   * `reference: 'heal'` measures from the heal where no failover is possible.
    */
-  async inject(spec: FaultSpec & { measure?: FaultInstance['components'] }) {
+  async inject(spec: FaultSpec & { measure?: FaultInstance['components']; reference?: FaultInstance['reference'] }) {
     const index = this.schedule.length;
     const id = spec.id ?? `f${index + 1}.1`;
-    const { measure: _measure, ...nemesisSpec } = spec;
+    const { measure: _measure, reference: _reference, ...nemesisSpec } = spec;
     const active = await this.nemesis!.inject({ ...nemesisSpec, id });
     this.lastFault = active.record;
     if (isFaultKind(spec.kind)) {
@@ -113,7 +114,7 @@ export class ChaosWorld extends World<RunParameters> {
         durationMs: null,
         params: spec.params ?? {},
         components: spec.measure ?? effect.components,
-        reference: effect.reference,
+        reference: spec.reference ?? effect.reference,
       });
     }
     return active;
