@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +21,11 @@ import {
   sentinelReady,
   sentinelReplicas,
   writeFileIn,
+  checkAof,
+  redisRefusedAof,
+  restoreFromRdb,
+  restoreMissingAof,
+  type AofRestore,
 } from './redis.ts';
 import { readState, stateFile, writeState, type LabState, type ServiceSpec } from './state.ts';
 import type { Endpoint, LabInfo } from './types.ts';
@@ -395,18 +400,46 @@ export class LocalLab implements AsyncDisposable {
     if (isOurs(rec)) signal(rec.pid, 'SIGCONT');
   }
 
-  /** Start a stopped service again with the same ports and data, and wait until it is ready. */
-  async start(service: string, timeoutMs = 30_000): Promise<void> {
+  /**
+   * Start a stopped service again with the same ports and data, and wait until it is ready.
+   * A Redis node whose AOF Redis refuses (and redis-check-aof confirms corrupt) is restored
+   * from its last RDB snapshot (seed §3.3 step 5; lab/redis.ts): the answer says so.
+   */
+  async start(service: string, timeoutMs = 30_000): Promise<AofRestore | undefined> {
     const rec = this.record(service);
-    if (isOurs(rec)) return;
+    if (isOurs(rec)) return undefined;
     const spec = this.state.services[service]!;
     let readiness = spec.readiness;
+    const isRedis = readiness.kind === 'redis' || readiness.kind === 'replica';
     // A restarted former master comes back as a replica once Sentinel reconfigures it; PING is enough.
     if (readiness.kind === 'replica') readiness = { kind: 'redis', host: readiness.host, port: readiness.port };
-    const fresh = spawnService(this.dir, spec, spec.marker);
-    this.state.info.pids[service] = fresh.pid;
-    writeState(this.dir, this.state);
-    await waitReady({ ...spec, readiness }, fresh.pid, timeoutMs);
+    const appendonly = isRedis && /^appendonly yes$/m.test(readFileSync(spec.args[0]!, 'utf8'));
+    let restored = isRedis ? restoreMissingAof(spec.cwd, Date.now(), appendonly) : undefined;
+    const launch = async () => {
+      const logFrom = existsSync(spec.logFile) ? statSync(spec.logFile).size : 0;
+      const fresh = spawnService(this.dir, spec, spec.marker);
+      this.state.info.pids[service] = fresh.pid;
+      writeState(this.dir, this.state);
+      try {
+        await waitReady({ ...spec, readiness }, fresh.pid, timeoutMs);
+        return undefined;
+      } catch (e) {
+        if (!isRedis || !(e instanceof EaChaosError) || e.code !== 'E_SERVICE_DIED') throw e;
+        const log = readFileSync(spec.logFile, 'utf8').slice(logFrom);
+        if (!redisRefusedAof(log)) throw e;
+        return e;
+      }
+    };
+    const refused = await launch();
+    if (refused) {
+      // Redis's own verdict first (a torn tail is loaded, not refused), then redis-check-aof's.
+      const check = await checkAof(spec.cwd);
+      if (check.ok === true) throw refused;
+      restored = restoreFromRdb(spec.cwd, Date.now(), 'corrupt-aof', check.output);
+      const again = await launch();
+      if (again) throw again;
+    }
+    return restored;
   }
 
   isRunning(service: string): boolean {

@@ -1,7 +1,9 @@
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../core/config/index.ts';
+import { whichBinary } from './binaries.ts';
 import { redisCommand, respPairs } from './resp.ts';
 import type { Endpoint } from './types.ts';
 
@@ -169,4 +171,80 @@ export async function redisVersion(ep: Endpoint): Promise<string> {
   const r = await redisCommand(ep.host, ep.port, ['INFO', 'server'], 1000);
   const m = typeof r === 'string' ? /redis_version:(\S+)/.exec(r) : null;
   return m?.[1] ?? 'unknown';
+}
+
+// ---------- AOF recovery and RDB restore (seed §3.3 steps 4-5) ----------
+
+/** Redis 7's multi-part AOF: a directory holding a manifest, a base file and incr files (defaults of `appenddirname` / `appendfilename`). */
+export const AOF_DIR = 'appendonlydir';
+export const AOF_MANIFEST = 'appendonly.aof.manifest';
+export const RDB_FILE = 'dump.rdb';
+/** The base file a restore writes: Redis 7 accepts an RDB as the AOF base (`type b`, `.rdb` suffix). */
+const RESTORED_BASE = 'appendonly.aof.1.base.rdb';
+
+/** How a Redis node's data came back when the lab (re)started it. */
+export interface AofRestore {
+  /** `corrupt-aof`: Redis refused its AOF and redis-check-aof confirmed it; `missing-aof`: no AOF, an RDB was there. */
+  reason: 'corrupt-aof' | 'missing-aof';
+  /** Where the refused AOF directory was moved (kept for forensics), if any. */
+  quarantined: string | null;
+  /** The RDB snapshot the node starts from, or null when there was none (the node starts empty). */
+  rdb: string | null;
+  /** When the snapshot was written (file mtime, wall ms), or null. */
+  rdbWrittenAt: number | null;
+  /** redis-check-aof's verdict (last lines), or why it could not run. */
+  check: string;
+}
+
+/** Lines Redis 7 logs when it refuses to load its AOF (src/aof.c). A torn tail is not one: `aof-load-truncated yes` loads it. */
+const AOF_REFUSED = /Bad file format reading the append only file|Unrecoverable error reading the append only file|Unexpected end of file reading the append only file|Invalid AOF manifest|Found an unexpected AOF file|AOF file .* doesn't exist/;
+
+export function redisRefusedAof(logText: string): boolean {
+  return AOF_REFUSED.test(logText);
+}
+
+/** Run `redis-check-aof` (read-only: no --fix) on a data dir's manifest. */
+export async function checkAof(dataDir: string, checker = whichBinary('redis-check-aof')): Promise<{ ok: boolean | undefined; output: string }> {
+  const manifest = join(dataDir, AOF_DIR, AOF_MANIFEST);
+  if (!existsSync(manifest)) return { ok: false, output: `no ${AOF_DIR}/${AOF_MANIFEST}` };
+  if (!checker) return { ok: undefined, output: 'redis-check-aof is not installed (package redis-tools)' };
+  return new Promise((resolve) => {
+    execFile(checker, [manifest], { cwd: join(dataDir, AOF_DIR), timeout: 30_000, maxBuffer: 4 << 20 }, (err, stdout, stderr) => {
+      const output = `${stdout}${stderr}`.trim().split('\n').slice(-4).join('\n');
+      const code = (err as { code?: unknown } | null)?.code;
+      resolve({ ok: err ? (typeof code === 'number' ? false : undefined) : true, output });
+    });
+  });
+}
+
+/**
+ * Seed §3.3 step 5, "If Redis corruption → Restore from RDB snapshot": move the AOF
+ * directory aside (never delete it) and make the last RDB snapshot the base of a new
+ * one. Redis 7 with `appendonly yes` ignores dump.rdb when no AOF exists and would start
+ * empty; an RDB listed as the AOF base is loaded instead. Without a snapshot the node
+ * starts empty. Either way the runtimes rewrite everything newer from DuckDB when they
+ * reconnect (runtime/store/redis.ts resync).
+ */
+export function restoreFromRdb(dataDir: string, now: number, reason: AofRestore['reason'], check: string): AofRestore {
+  const aof = join(dataDir, AOF_DIR);
+  let quarantined: string | null = null;
+  if (existsSync(aof)) {
+    quarantined = join(dataDir, `${AOF_DIR}.corrupt-${now}`);
+    renameSync(aof, quarantined);
+  }
+  mkdirSync(aof, { recursive: true });
+  const rdb = join(dataDir, RDB_FILE);
+  if (!existsSync(rdb)) return { reason, quarantined, rdb: null, rdbWrittenAt: null, check };
+  copyFileSync(rdb, join(aof, RESTORED_BASE));
+  writeFileSync(join(aof, AOF_MANIFEST), `file ${RESTORED_BASE} seq 1 type b\n`);
+  return { reason, quarantined, rdb, rdbWrittenAt: Math.round(statSync(rdb).mtimeMs), check };
+}
+
+/**
+ * Before a node starts: an AOF-enabled node without an AOF but with an RDB snapshot
+ * would start empty (see restoreFromRdb), so the snapshot becomes its AOF base.
+ */
+export function restoreMissingAof(dataDir: string, now: number, appendonly: boolean): AofRestore | undefined {
+  if (!appendonly || existsSync(join(dataDir, AOF_DIR, AOF_MANIFEST)) || !existsSync(join(dataDir, RDB_FILE))) return undefined;
+  return restoreFromRdb(dataDir, now, 'missing-aof', `no ${AOF_DIR}/${AOF_MANIFEST}`);
 }
