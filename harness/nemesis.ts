@@ -1,8 +1,9 @@
-import { closeSync, existsSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EaChaosError } from '../core/errors.ts';
 import { waitFor } from '../core/wait.ts';
 import { NO_IMPAIRMENTS } from '../faultproxy/impairer.ts';
+import { AOF_DIR, AOF_MANIFEST } from '../lab/redis.ts';
 import type { UdpImpairmentFields, UdpImpairmentPatch } from '../faultproxy/client.ts';
 import type { FaultRecord } from './testbed/fault-log.ts';
 import type { Testbed } from './testbed/testbed.ts';
@@ -216,7 +217,49 @@ export class Nemesis {
    * frozen first (SIGSTOP) so nothing rewrites the file, bytes are overwritten,
    * then the process is killed and the supervisor restarts it into recovery.
    */
+  /**
+   * Seed §3.3 "Redis state corruption": the whole Redis deployment crashes (both data
+   * nodes, SIGKILL, so nothing can be promoted) and the master's AOF is left damaged
+   * (`garbage`: bytes overwritten mid-file; `truncate`: a torn tail; `delete`: the AOF
+   * is gone). With `restart` (default) the nodes are started again at once, the master
+   * first, through the lab's start path, which restores a refused AOF from the last RDB
+   * snapshot; the fault record says what the lab did (`params.restore`).
+   */
+  private async corruptRedisAof(spec: FaultSpec): Promise<ActiveFault> {
+    const master = await this.labService('redis-master');
+    const replica = master === 'redis-master' ? 'redis-replica' : 'redis-master';
+    const file = (spec.params?.file ?? {}) as { mode?: string; restart?: boolean };
+    const mode = file.mode ?? 'garbage';
+    const aofDir = join(this.bed.lab.dir, master, AOF_DIR);
+    await Promise.all([this.bed.lab.kill(master, 'SIGKILL'), this.bed.lab.kill(replica, 'SIGKILL')]);
+    const target = newestAofFile(aofDir);
+    const rec = this.bed.faultLog.begin(spec.kind, spec.target, { service: master, file: target ?? null, mode }, spec.id);
+    if (mode === 'delete') rmSync(aofDir, { recursive: true, force: true });
+    else if (target) {
+      const size = statSync(target).size;
+      if (mode === 'truncate') truncateSync(target, Math.floor(size / 2));
+      else {
+        const fd = openSync(target, 'r+');
+        try {
+          const junk = Buffer.from('\u0000garbage-from-the-nemesis\u0000'.repeat(8));
+          writeSync(fd, junk, 0, Math.min(junk.length, Math.max(16, Math.floor(size / 2))), Math.floor(size / 3));
+        } finally {
+          closeSync(fd);
+        }
+      }
+    }
+    const heal = once(async () => {
+      const restore = await this.bed.lab.start(master);
+      rec.params = { ...rec.params, restore: restore ?? null };
+      await this.bed.lab.start(replica);
+      this.bed.faultLog.heal(rec);
+    });
+    if (file.restart ?? true) await heal();
+    return { record: rec, heal };
+  }
+
   private async corrupt(spec: FaultSpec): Promise<ActiveFault> {
+    if (spec.target === 'redis-aof') return this.corruptRedisAof(spec);
     // `duckdb-wal:1` names runtime 1; without a suffix, runtime 0.
     const [what, n] = spec.target.split(':') as [string, string | undefined];
     const index = Number(n ?? (spec.params?.instance as number | undefined) ?? 0);
@@ -251,6 +294,23 @@ export class Nemesis {
     process.kill(pid, 'SIGCONT');
     return { record: rec, heal: NO_HEAL };
   }
+}
+
+/**
+ * The newest non-empty file of a Redis AOF directory (the last incr file, else the
+ * base): where a crash mid-append would leave damage.
+ */
+function newestAofFile(aofDir: string): string | undefined {
+  const manifest = join(aofDir, AOF_MANIFEST);
+  if (!existsSync(manifest)) return undefined;
+  const files = readFileSync(manifest, 'utf8')
+    .split('\n')
+    .map((l) => /^file (\S+) seq (\d+) type ([bi])/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ file: join(aofDir, m[1]!), seq: Number(m[2]), incr: m[3] === 'i' }))
+    .filter((f) => existsSync(f.file) && statSync(f.file).size > 0)
+    .sort((a, b) => Number(a.incr) - Number(b.incr) || a.seq - b.seq);
+  return files.at(-1)?.file;
 }
 
 /**

@@ -44,7 +44,8 @@ const PROCESS_TARGET = /^(redis-master|redis-replica|sentinel-[1-9][0-9]*|clickh
 const PROXY_TARGET = /^(redis|redis-master|redis-replica|sentinel-[1-9][0-9]*|clickhouse|broker|feed|tick-tcp)$/;
 const UDP_TARGET = /^tick-udp$/;
 const BROKER_TARGET = /^broker$/;
-const FILE_TARGET = /^(duckdb-wal|duckdb-db|config)(:[0-9]+)?$/;
+/** `redis-aof` is the current Redis master's append-only file: one per deployment, so no `:N`. */
+const FILE_TARGET = /^((duckdb-wal|duckdb-db|config)(:[0-9]+)?|redis-aof)$/;
 
 export const TARGETS: Record<FaultKind, { pattern: RegExp; expected: string }> = {
   'process.kill': { pattern: PROCESS_TARGET, expected: 'a process: redis-master, redis-replica, sentinel-N, clickhouse, broker, feed, consumer, runtime or runtime:N' },
@@ -54,7 +55,7 @@ export const TARGETS: Record<FaultKind, { pattern: RegExp; expected: string }> =
   'network.down': { pattern: PROXY_TARGET, expected: 'a proxy: redis, redis-master, redis-replica, sentinel-N, clickhouse, broker, feed or tick-tcp' },
   'udp.impair': { pattern: UDP_TARGET, expected: 'the UDP relay: tick-udp' },
   'broker.knob': { pattern: BROKER_TARGET, expected: 'broker' },
-  'file.corrupt': { pattern: FILE_TARGET, expected: 'a file: duckdb-wal, duckdb-db or config (optionally :N for one runtime)' },
+  'file.corrupt': { pattern: FILE_TARGET, expected: 'a file: duckdb-wal, duckdb-db or config (optionally :N for one runtime), or redis-aof (the Redis master\'s AOF, no :N)' },
 };
 
 /** The invariant checkers (harness/checkers), by name; a scenario may restrict itself to some. */
@@ -115,6 +116,9 @@ export function faultEffect(kind: FaultKind, target: string, params: Record<stri
       return { components: ['trade'], reference: 'heal' };
     case 'file.corrupt':
       if (t === 'config') return { components: [], reference: 'injection' };
+      // Redis comes back through the lab's restore path (AOF check, RDB restore) and the
+      // runtimes' resync: all of that is the recovery, so it is timed from the corruption.
+      if (t === 'redis-aof') return { components: ['redis', 'session'], reference: 'injection' };
       return { components: ['duckdb'], reference: 'injection' };
   }
 }
