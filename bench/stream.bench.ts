@@ -95,7 +95,9 @@ async function feedRole(rate: number): Promise<void> {
 }
 
 function child(role: string, extra: string[] = []) {
-  const p = spawn(process.execPath, ['--import', 'tsx', import.meta.filename, '--role', role, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // STREAM_BENCH_PROF=DIR writes a .cpuprofile of each child there (NODE_OPTIONS cannot carry --cpu-prof).
+  const prof = process.env.STREAM_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STREAM_BENCH_PROF}`] : [];
+  const p = spawn(process.execPath, [...prof, '--import', 'tsx', import.meta.filename, '--role', role, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const msgs: any[] = [];
   p.on('message', (m) => msgs.push(m));
   return { p, msgs };
@@ -174,6 +176,8 @@ async function partA(rate: number, seconds: number) {
       },
     };
   } finally {
+    // Let the children exit on their own first (a --cpu-prof profile is written at exit).
+    await waitFor(() => (cons.p.exitCode !== null && fd.p.exitCode !== null) || undefined, { what: 'children exit', timeoutMs: 5000 }).catch(() => undefined);
     cons.p.kill('SIGKILL');
     fd.p.kill('SIGKILL');
   }
@@ -343,8 +347,14 @@ async function main() {
   const t0 = performance.now();
   const os = await import('node:os');
   const out: Record<string, unknown> = { machine: `${os.cpus().length} cores, Node ${process.version}`, loadAverageAtStart: os.loadavg().map((x) => Number(x.toFixed(2))) };
+  // `--only a` runs part A alone (for profiling the stream with --cpu-prof).
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
   process.stderr.write('A: feed -> streamer -> consumer over UDP...\n');
   out.streaming = await partA(60_000, quick ? 2 : 4);
+  if (only === 'a') {
+    process.stdout.write(`${JSON.stringify(out, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(fmt(v)) : v), 2)}\n`);
+    return;
+  }
   process.stderr.write('B: UDP blackholes...\n');
   out.fallback = await partB(quick ? 20 : 100);
   process.stderr.write('C: SIGKILL -> /ready...\n');

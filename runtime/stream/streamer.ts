@@ -5,7 +5,7 @@ import type { Clock, TimerHandle } from '../../core/clock.ts';
 import type { Random } from '../../core/random.ts';
 import type { Alert, EventBus, Notifier } from '../../core/events.ts';
 import { EaChaosError } from '../../core/errors.ts';
-import { encode, decodeDatagram, FrameDecoder, type DecodeResult, type Message, type StreamTick, type Tick } from './codec.ts';
+import { encode, decodeDatagram, FrameDecoder, MIN_BATCH_FRAME_BYTES, TickBatchWriter, type DecodeResult, type Message, type StreamTick, type Tick } from './codec.ts';
 import type { TickHistory } from './history.ts';
 
 export type StreamMode = 'udp' | 'tcp' | 'stopped';
@@ -40,7 +40,11 @@ export interface TickStreamerOptions {
   udpRecoveryMs?: number;
   /** How long UDP may go unacked before its very first ack (default 10x the dead-path time, at least 500 ms). */
   startupGraceMs?: number;
-  /** Ticks published in one event-loop turn are packed into datagrams of at most this many bytes (default 1400: one Ethernet MTU). */
+  /**
+   * Ticks published in one event-loop turn are packed into tick_batch frames, one datagram each, of at
+   * most this many bytes (default 1200: below any path MTU, so never fragmented). Nothing waits to fill
+   * a batch: whatever is queued when the turn ends goes out.
+   */
   udpBatchBytes?: number;
   /** UDP socket send buffer. */
   sendBufferSize?: number;
@@ -90,6 +94,8 @@ export interface TickStreamer extends AsyncDisposable {
 export class TickStreamError extends EaChaosError {}
 
 const MAX_TCP_BUFFERED = 4 * 1024 * 1024;
+/** tick_batch frames on TCP: no datagram limit, but a lost connection should not take a huge frame with it. */
+const TCP_BATCH_BYTES = 16 * 1024;
 
 /**
  * The runtime's tick streamer (seed §3.2). UDP carries ticks while the
@@ -114,7 +120,7 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
   const epoch = opts.epoch ?? random.int(1, 0x7fffffff);
   const streamId = opts.streamId ?? 'ticks';
   const fallbackEnabled = cfg.tick.udpToTcpFallback;
-  const udpBatchBytes = Math.max(1, opts.udpBatchBytes ?? 1400);
+  const udpBatchBytes = Math.max(MIN_BATCH_FRAME_BYTES, opts.udpBatchBytes ?? 1200);
 
   const stats: TickStreamerStats = {
     published: 0,
@@ -222,66 +228,117 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     }
   }
 
-  // Frames published in one event-loop turn share datagrams (up to udpBatchBytes): a feed
-  // batch of hundreds of ticks costs tens of sendmsg calls, not hundreds. A lost datagram
+  // Ticks published in one event-loop turn go out in tick_batch frames of up to udpBatchBytes, one
+  // datagram each: a feed batch of a hundred ticks costs a handful of sendmsg calls and no JSON. The
+  // batch is closed when the turn's microtasks run, so no tick waits for later ones. A lost datagram
   // loses a few ticks more, which gap fill fetches from history like any other loss.
+  const udpBatch = new TickBatchWriter(udpBatchBytes);
   let udpQueue: Buffer[] = [];
   let udpQueued = 0;
   let udpFlushScheduled = false;
   const onUdpSent = (err: Error | null) => {
     if (err) stats.udpSendErrors++;
   };
-  function flushUdp() {
-    udpFlushScheduled = false;
-    if (udpQueue.length === 0 || stopped) return;
+  function sendDatagram() {
+    if (udpQueue.length === 0) return;
     const frames = udpQueue;
     udpQueue = [];
     udpQueued = 0;
-    udp.send(frames.length === 1 ? frames[0]! : Buffer.concat(frames), target.udpPort, target.host, onUdpSent);
+    if (stopped) return;
+    // Several small frames (a ping after a batch) share one sendmsg as an iovec, without a copy.
+    udp.send(frames.length === 1 ? frames[0]! : frames, target.udpPort, target.host, onUdpSent);
   }
-  function sendUdp(frame: Buffer) {
-    if (udpQueued + frame.length > udpBatchBytes) flushUdp();
+  function queueUdpFrame(frame: Buffer) {
+    if (udpQueued + frame.length > udpBatchBytes) sendDatagram();
     udpQueue.push(frame);
     udpQueued += frame.length;
+    scheduleUdpFlush();
+  }
+  /** Close the open batch so that frames queued after it keep their order on the wire. */
+  function sealUdpBatch() {
+    const f = udpBatch.take();
+    if (f) queueUdpFrame(f);
+  }
+  function flushUdp() {
+    udpFlushScheduled = false;
+    sealUdpBatch();
+    sendDatagram();
+  }
+  function scheduleUdpFlush() {
     if (!udpFlushScheduled) {
       udpFlushScheduled = true;
       queueMicrotask(flushUdp);
     }
   }
+  function sendUdp(frame: Buffer) {
+    sealUdpBatch();
+    queueUdpFrame(frame);
+  }
+  function udpTick(st: StreamTick) {
+    if (!udpBatch.add(epoch, st.seq, st.tick)) {
+      sealUdpBatch();
+      // A tick no batch can hold (a name over 64 bytes) goes alone as a JSON frame.
+      if (!udpBatch.add(epoch, st.seq, st.tick)) return sendUdp(encode({ kind: 'tick', epoch, seq: st.seq, tick: st.tick }));
+    }
+    scheduleUdpFlush();
+  }
 
   // TCP frames of one event-loop turn go out in one write: a write per tick is a syscall per tick.
+  const tcpBatch = new TickBatchWriter(TCP_BATCH_BYTES);
   let tcpQueue: Buffer[] = [];
   let tcpQueued = 0;
   let tcpFlushScheduled = false;
+  function sealTcpBatch() {
+    const f = tcpBatch.take();
+    if (f) {
+      tcpQueue.push(f);
+      tcpQueued += f.length;
+    }
+  }
   function flushTcp() {
     tcpFlushScheduled = false;
+    sealTcpBatch();
     const frames = tcpQueue;
     tcpQueue = [];
     tcpQueued = 0;
     if (frames.length === 0 || !tcp || tcpState !== 'connected') return;
     tcp.write(frames.length === 1 ? frames[0]! : Buffer.concat(frames));
   }
-  function tcpWrite(frame: Buffer): boolean {
-    if (!tcp || tcpState !== 'connected') return false;
-    if (tcp.writableLength + tcpQueued > MAX_TCP_BUFFERED) return false;
-    tcpQueue.push(frame);
-    tcpQueued += frame.length;
+  function scheduleTcpFlush() {
     if (tcpQueued >= 64 * 1024) flushTcp();
     else if (!tcpFlushScheduled) {
       tcpFlushScheduled = true;
       queueMicrotask(flushTcp);
     }
+  }
+  function tcpWrite(frame: Buffer): boolean {
+    if (!tcp || tcpState !== 'connected') return false;
+    if (tcp.writableLength + tcpQueued > MAX_TCP_BUFFERED) return false;
+    sealTcpBatch();
+    tcpQueue.push(frame);
+    tcpQueued += frame.length;
+    scheduleTcpFlush();
+    return true;
+  }
+  function tcpTick(st: StreamTick): boolean {
+    if (!tcp || tcpState !== 'connected') return false;
+    if (tcp.writableLength + tcpQueued > MAX_TCP_BUFFERED) return false;
+    if (!tcpBatch.add(epoch, st.seq, st.tick)) {
+      sealTcpBatch();
+      if (!tcpBatch.add(epoch, st.seq, st.tick)) return tcpWrite(encode({ kind: 'tick', epoch, seq: st.seq, tick: st.tick }));
+    }
+    scheduleTcpFlush();
     return true;
   }
 
   function sendTick(st: StreamTick): boolean {
     if (mode === 'udp') {
-      sendUdp(encode({ kind: 'tick', epoch, seq: st.seq, tick: st.tick }));
+      udpTick(st);
       stats.sentUdp++;
       return true;
     }
     if (mode === 'tcp') {
-      if (tcpWrite(encode({ kind: 'tick', epoch, seq: st.seq, tick: st.tick }))) {
+      if (tcpTick(st)) {
         stats.sentTcp++;
         return true;
       }
@@ -387,7 +444,7 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
       for (const sym of [...dirty]) {
         const st = latest.get(sym);
         dirty.delete(sym);
-        if (st && tcpWrite(encode({ kind: 'tick', epoch, seq: st.seq, tick: st.tick }))) stats.resentLatest++;
+        if (st && tcpTick(st)) stats.resentLatest++;
       }
     });
     sock.on('error', () => {
@@ -452,6 +509,7 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     if (expected !== undefined && rows.length === 0 && expected > 0) {
       return reject('E_RANGE_UNAVAILABLE', `no ticks of epoch ${m.epoch} in ${m.fromSeq}..${m.toSeq} (unknown epoch or pruned)`);
     }
+    sealTcpBatch();
     for (const r of rows) {
       if (!tcp || tcpState !== 'connected') return;
       // Straight to the socket, past the congestion limit: an answer is finite and must end with its marker.

@@ -162,10 +162,28 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
     else if (via === 'tcp') stats.tcpTicks++;
     else stats.historyTicks++;
     if (tracker.openGaps() > gapsBefore) stats.gapsDetected++;
-    const rt: ReceivedTick = { ...st, via, receivedAt: at };
+    const rt: ReceivedTick = { epoch: st.epoch, seq: st.seq, tick: st.tick, via, receivedAt: at };
     if (keep) ticks.push(rt);
-    if (opts.recordFile) appendFileSync(opts.recordFile, `${JSON.stringify(rt)}\n`);
+    if (opts.recordFile) record(rt);
     opts.onTick?.(rt);
+  }
+
+  // The record file gets one append per event-loop turn, not one per tick (a write syscall each).
+  let recordLines: string[] = [];
+  let recordFlushQueued = false;
+  function flushRecord() {
+    recordFlushQueued = false;
+    if (recordLines.length === 0 || !opts.recordFile) return;
+    const text = `${recordLines.join('\n')}\n`;
+    recordLines = [];
+    appendFileSync(opts.recordFile, text);
+  }
+  function record(rt: ReceivedTick) {
+    recordLines.push(JSON.stringify(rt));
+    if (!recordFlushQueued) {
+      recordFlushQueued = true;
+      setImmediate(flushRecord);
+    }
   }
 
   function ackFor(m: Extract<Message, { kind: 'ping' }>): Buffer {
@@ -180,6 +198,9 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
       }
       const m = r.message;
       switch (m.kind) {
+        case 'tick_batch':
+          for (const st of m.ticks) onTick(st, via);
+          break;
         case 'tick':
           onTick({ epoch: m.epoch, seq: m.seq, tick: m.tick }, via);
           break;
@@ -336,6 +357,7 @@ export function startConsumer(opts: ConsumerOptions): Consumer {
       stopPromise ??= (async () => {
         stopped = true;
         gapTimer?.cancel();
+        flushRecord();
         await ready.catch(() => undefined);
         for (const s of sockets) s.destroy();
         await new Promise<void>((r) => server.close(() => r()));

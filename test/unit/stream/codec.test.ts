@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { crc32 } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeDatagram, encode, FrameDecoder, HEADER_BYTES, type Message, type Tick } from '../../../runtime/stream/codec.ts';
+import { decodeDatagram, decodeTickBatch, encode, encodeTickBatch, FrameDecoder, HEADER_BYTES, TickBatchWriter, type Message, type StreamTick, type Tick } from '../../../runtime/stream/codec.ts';
 
 const nat = fc.integer({ min: 0, max: 2 ** 31 });
 const pos = fc.integer({ min: 1, max: 2 ** 40 });
@@ -20,10 +20,36 @@ const tickArb: fc.Arbitrary<Tick> = fc.record(
   },
   { requiredKeys: ['symbol', 'bid', 'ask', 'last', 'volume', 'time_msc', 'flags'] },
 );
+/** What the feed sends: every optional field, a few symbols (so the frame's string table is used), negative zero. */
+const feedTickArb: fc.Arbitrary<Tick> = fc.record(
+  {
+    symbol: fc.constantFrom('EURUSD', 'GBPUSD', 'XAUUSD', 'US500.cash'),
+    bid: fc.oneof(price, fc.constant(-0)),
+    ask: price,
+    last: price,
+    volume: price,
+    time_msc: fc.integer({ min: 0, max: 2 ** 45 }),
+    flags: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+    seq: nat,
+    epoch: nat,
+    stream: fc.constantFrom('EURUSD', 'feed-a', 'ünïcode'),
+    volume_real: price,
+  },
+  { requiredKeys: ['symbol', 'bid', 'ask', 'last', 'volume', 'time_msc', 'flags'] },
+);
+/** A batch: seqs near each other (a turn's ticks, or the latest tick per symbol after a switch). */
+const batchArb = fc
+  .tuple(nat, pos, fc.array(fc.tuple(fc.integer({ min: -1000, max: 1000 }), fc.oneof(tickArb, feedTickArb)), { minLength: 1, maxLength: 20 }))
+  .map(([epoch, base, ts]) => ({
+    kind: 'tick_batch' as const,
+    epoch,
+    ticks: ts.map(([d, tick]): StreamTick => ({ epoch, seq: Math.max(1, base + d), tick })),
+  }));
 
 const messageArb: fc.Arbitrary<Message> = fc.oneof(
   fc.record({ kind: fc.constant('hello' as const), epoch: nat, stream: fc.string({ maxLength: 10 }), lastSeq: nat }),
   fc.record({ kind: fc.constant('tick' as const), epoch: nat, seq: pos, tick: tickArb }),
+  batchArb,
   fc.record({ kind: fc.constant('ping' as const), epoch: nat, ping: nat, lastSeq: nat }),
   fc.record({ kind: fc.constant('ack' as const), epoch: nat, ping: nat, contiguous: nat, highest: nat }),
   fc.record({ kind: fc.constant('hist_req' as const), id: nat, epoch: nat, fromSeq: nat, toSeq: nat }),
@@ -124,5 +150,96 @@ describe('tick-stream codec', () => {
     const res = d.push(Buffer.from('GET / HTTP/1.1\r\n\r\n'));
     expect(res).toMatchObject([{ ok: false, error: { code: 'E_MAGIC' } }]);
     expect(d.isBroken).toBe(true);
+  });
+
+  it('a batch carries doubles exactly, negative zero included', () => {
+    fc.assert(
+      fc.property(batchArb, (m) => {
+        const [r] = decodeDatagram(encode(m));
+        expect(r!.ok).toBe(true);
+        const got = (r as { ok: true; message: Extract<Message, { kind: 'tick_batch' }> }).message;
+        expect(got.ticks.length).toBe(m.ticks.length);
+        got.ticks.forEach((t, i) => {
+          expect(Object.is(t.tick.bid, m.ticks[i]!.tick.bid)).toBe(true);
+          expect(t.seq).toBe(m.ticks[i]!.seq);
+          expect(t.epoch).toBe(m.epoch);
+        });
+      }),
+    );
+  });
+
+  it('TickBatchWriter packs ticks into frames no bigger than its limit, losing and reordering none', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 300, max: 1500 }), fc.array(feedTickArb, { minLength: 1, maxLength: 200 }), (max, ticks) => {
+        const w = new TickBatchWriter(max);
+        const frames: Buffer[] = [];
+        ticks.forEach((t, i) => {
+          if (!w.add(7, i + 1, t)) {
+            frames.push(w.take()!);
+            expect(w.add(7, i + 1, t)).toBe(true);
+          }
+        });
+        frames.push(w.take()!);
+        expect(w.take()).toBeUndefined();
+        for (const f of frames) expect(f.length).toBeLessThanOrEqual(max);
+        const got = decodeDatagram(Buffer.concat(frames)).flatMap((r) => (r.ok && r.message.kind === 'tick_batch' ? r.message.ticks : []));
+        expect(got.map((t) => t.seq)).toEqual(ticks.map((_, i) => i + 1));
+        expect(got.map((t) => t.tick).map((t) => JSON.stringify(t))).toEqual(ticks.map((t) => JSON.stringify(t)));
+      }),
+    );
+  });
+
+  it('leaves a tick it cannot batch to the caller (a name whose UTF-8 is over 64 bytes or not reversible)', () => {
+    const w = new TickBatchWriter(1200);
+    const t = (symbol: string): Tick => ({ symbol, bid: 1, ask: 1, last: 0, volume: 0, time_msc: 1, flags: 0 });
+    expect(w.add(1, 1, t('é'.repeat(40)))).toBe(false);
+    expect(w.add(1, 1, t('\ud800'))).toBe(false);
+    expect(w.add(1, 1, t('EURUSD'))).toBe(true);
+    expect(w.add(2, 2, t('EURUSD'))).toBe(false); // another epoch needs another frame
+    expect(() => encodeTickBatch(1, [{ epoch: 1, seq: 1, tick: t('x'.repeat(65)) }])).toThrow(RangeError);
+  });
+
+  it('never throws on a garbled batch payload that passed the checksum: rejected as E_BATCH or decoded whole', () => {
+    fc.assert(
+      fc.property(batchArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 6 }), fc.nat(), (m, edits, cut) => {
+        const payload = Buffer.from(encode(m).subarray(HEADER_BYTES));
+        for (const [at, v] of edits) payload[at % payload.length] = v;
+        const cutTo = cut % 3 === 0 ? payload.length : cut % payload.length;
+        const r = decodeTickBatch(payload.subarray(0, cutTo));
+        if (!r.ok) expect(r.error.code).toBe('E_BATCH');
+        else expect(r.message.kind).toBe('tick_batch');
+      }),
+    );
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (bytes) => {
+        const payload = Buffer.from(bytes);
+        const frame = Buffer.alloc(HEADER_BYTES + payload.length);
+        frame.set([0xea, 0x7c, 1, 8]);
+        frame.writeUInt32BE(payload.length, 4);
+        frame.writeUInt32BE(crc32(payload) >>> 0, 8);
+        payload.copy(frame, HEADER_BYTES);
+        const [r] = decodeDatagram(frame);
+        expect(r!.ok).toBe(false);
+      }),
+    );
+  });
+
+  it('names what is wrong with a rejected batch', () => {
+    const tick: Tick = { symbol: 'EURUSD', bid: 1.1, ask: 1.2, last: 0, volume: 0, time_msc: 5, flags: 6 };
+    const p = () => Buffer.from(encodeTickBatch(3, [{ epoch: 3, seq: 10, tick }, { epoch: 3, seq: 11, tick }]).subarray(HEADER_BYTES));
+    const cases: [string, (b: Buffer) => Buffer, RegExp][] = [
+      ['count above the ticks present', (b) => (b.writeUInt16LE(3, 16), b), /truncated at tick 2 of 3/],
+      ['count below them', (b) => (b.writeUInt16LE(1, 16), b), /bytes left after 1 ticks/],
+      ['no ticks', (b) => (b.writeUInt16LE(0, 16), b), /no ticks/],
+      ['a NaN price', (b) => (b.writeDoubleLE(NaN, 18 + 4 + 7 + 1), b), /not a finite number/],
+      ['seq 0', (b) => (b.writeDoubleLE(0, 8), b), /seq 0 is not >= 1/],
+      ['a dangling string ref', (b) => ((b[18 + 4] = 0x85), b), /unknown string 5/],
+      ['a short head', (b) => b.subarray(0, 10), /shorter than its 18-byte head/],
+    ];
+    for (const [what, edit, msg] of cases) {
+      const r = decodeTickBatch(edit(p()));
+      expect(r.ok, what).toBe(false);
+      expect((r as { ok: false; error: { code: string; message: string } }).error, what).toMatchObject({ code: 'E_BATCH', message: expect.stringMatching(msg) });
+    }
   });
 });
