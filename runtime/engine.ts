@@ -21,6 +21,23 @@ export interface TradeStore {
   putPosition(r: PositionRow): Promise<void>;
   putFailedSync(r: FailedSync): Promise<void>;
   deleteFailedSync(id: string): Promise<void>;
+  /** Parked rows at start-up, so an order resumes its failed_syncs rounds instead of restarting its backoff. */
+  loadFailedSyncs?(kind?: FailedSync['kind']): Promise<FailedSync[]>;
+}
+
+/** What an order's failed_syncs row carries besides its attempt count: when its next round is due. */
+interface ParkedOrder {
+  symbol: string;
+  nextDueAt: number;
+}
+
+function parkedPayload(payload: string): Partial<ParkedOrder> {
+  try {
+    const p = JSON.parse(payload) as Partial<ParkedOrder>;
+    return typeof p === 'object' && p !== null ? p : {};
+  } catch {
+    return {}; // rows written before the due time was stored held the bare symbol
+  }
 }
 
 /**
@@ -122,7 +139,10 @@ export class OrderEngine {
     for (const r of await d.loadDeals()) this.deals.set(r.deal, JSON.parse(r.data) as DealRecord);
     for (const r of await d.loadPositions()) this.positions.set(r.ticket, JSON.parse(r.data) as PositionRecord);
     this.rev = await d.maxRev();
+    for (const r of (await d.loadFailedSyncs?.('order')) ?? []) this.parkedAtLoad.set(r.ref, r);
   }
+  /** failed_syncs rows found at start-up, by client id: consumed when the order is driven again. */
+  private readonly parkedAtLoad = new Map<string, FailedSync>();
 
   /** Merge rows from another store (Redis, ClickHouse) that are newer than ours; returns how many. */
   async mergeOrders(rows: readonly OrderRow[]): Promise<number> {
@@ -306,54 +326,69 @@ export class OrderEngine {
   private async runRounds(clientId: string, onAnswer: (o: OrderRecord) => void, t0?: number): Promise<void> {
     const signal = this.abort.signal;
     const attempt = () => this.attemptOnce(clientId, onAnswer, t0);
-    const backoff = retry({
-      clock: this.o.clock,
-      delays: this.o.backoffMs,
-      maxRetries: this.o.maxAttempts,
-      handle: (e) => e instanceof Transient,
-      wake: this.o.broker.wake,
-      onRetry: ({ attempt: n, delayMs }) => this.o.events.emit('trade', 'order.retry', { clientId, attempt: n, delayMs }),
-      onWoken: ({ attempt: n }) => this.o.events.emit('trade', 'order.retry_woken', { clientId, attempt: n }),
-    });
-    try {
-      await backoff.execute(attempt, signal);
-      return;
-    } catch (e) {
-      if (!(e instanceof RetriesExhaustedError)) throw e;
+    // An order parked before a restart resumes its rounds where the row says: restarting its
+    // 1-2-4-8-16 s backoff would send it up to 5 more times than the seed allows.
+    const resumed = this.parkedAtLoad.get(clientId);
+    this.parkedAtLoad.delete(clientId);
+    if (!resumed) {
+      const backoff = retry({
+        clock: this.o.clock,
+        delays: this.o.backoffMs,
+        maxRetries: this.o.maxAttempts,
+        handle: (e) => e instanceof Transient,
+        wake: this.o.broker.wake,
+        onRetry: ({ attempt: n, delayMs }) => this.o.events.emit('trade', 'order.retry', { clientId, attempt: n, delayMs }),
+        onWoken: ({ attempt: n }) => this.o.events.emit('trade', 'order.retry_woken', { clientId, attempt: n }),
+      });
+      try {
+        await backoff.execute(attempt, signal);
+        return;
+      } catch (e) {
+        if (!(e instanceof RetriesExhaustedError)) throw e;
+      }
     }
-    // Seed §3.1 step 2: park in failed_syncs, retry every 30 s up to 5 times.
+    // Seed §3.1 step 2: park in failed_syncs, retry every 30 s up to 5 times. The row carries the
+    // rounds done and the next due time, written before each round, so a restart resumes them.
     let o = this.orders.get(clientId)!;
-    const fsId = `order-${clientId}`;
-    await this.o.duck.putFailedSync({
-      id: fsId,
-      kind: 'order',
-      ref: clientId,
-      payload: o.symbol,
-      attempts: 0,
-      createdAt: this.o.clock.now(),
-      lastError: o.error ?? String(o.retcode),
-    });
-    this.o.events.emit('trade', 'order.parked', { clientId, retcode: o.retcode });
-    o = this.transition(o, { type: 'next_round' }, true).o;
-    const rounds = retry({
-      clock: this.o.clock,
-      delays: [this.o.failedSyncRetryMs],
-      maxRetries: this.o.failedSyncMaxAttempts - 1,
-      handle: (e) => e instanceof Transient,
-      wake: this.o.broker.wake,
-      onRetry: ({ attempt: n }) => this.o.events.emit('trade', 'order.failed_sync_retry', { clientId, attempt: n + 1 }),
-    });
+    const fsId = resumed?.id ?? `order-${clientId}`;
+    const createdAt = resumed?.createdAt ?? this.o.clock.now();
+    let rounds = resumed?.attempts ?? 0;
+    let dueAt = parkedPayload(resumed?.payload ?? '').nextDueAt ?? this.o.clock.now() + this.o.failedSyncRetryMs;
+    const persist = () => {
+      const cur = this.orders.get(clientId)!;
+      const payload: ParkedOrder = { symbol: cur.symbol, nextDueAt: dueAt };
+      return this.o.duck.putFailedSync({ id: fsId, kind: 'order', ref: clientId, payload: JSON.stringify(payload), attempts: rounds, createdAt, lastError: cur.error ?? String(cur.retcode) });
+    };
+    if (resumed) {
+      this.o.events.emit('trade', 'order.failed_sync_resumed', { clientId, attempts: rounds, dueInMs: Math.max(0, dueAt - this.o.clock.now()) });
+    } else {
+      await persist();
+      this.o.events.emit('trade', 'order.parked', { clientId, retcode: o.retcode });
+    }
+    if (o.state === 'retrying') o = this.transition(o, { type: 'next_round' }, true).o;
+    let settled = false;
     try {
-      await waitOrWake(this.o.clock, this.o.failedSyncRetryMs, this.o.broker.wake, signal);
-      this.o.events.emit('trade', 'order.failed_sync_retry', { clientId, attempt: 1 });
-      await rounds.execute(attempt, signal);
-    } catch (e) {
-      if (!(e instanceof RetriesExhaustedError)) throw e;
+      while (rounds < this.o.failedSyncMaxAttempts) {
+        await waitOrWake(this.o.clock, Math.max(0, dueAt - this.o.clock.now()), this.o.broker.wake, signal);
+        rounds++;
+        dueAt = this.o.clock.now() + this.o.failedSyncRetryMs;
+        await persist();
+        this.o.events.emit('trade', 'order.failed_sync_retry', { clientId, attempt: rounds });
+        try {
+          await attempt();
+          settled = true;
+          return;
+        } catch (e) {
+          if (!(e instanceof Transient)) throw e;
+        }
+      }
       o = this.orders.get(clientId)!;
       o = this.transition(o, { type: 'give_up', error: `gave up after ${o.sends} sends: ${o.error ?? o.retcode}` }, true).o;
+      settled = true;
       await this.alertFatal(o, o.retcode ?? 0, o.error ?? 'retries exhausted', 'order.gave_up');
     } finally {
-      await this.o.duck.deleteFailedSync(fsId).catch(() => {});
+      // Kept when the engine stops mid-wait: the row is what lets the next process resume.
+      if (settled) await this.o.duck.deleteFailedSync(fsId).catch(() => {});
     }
   }
 
@@ -594,6 +629,13 @@ export class OrderEngine {
     if (open.length > 0) {
       const r = await this.resolveMany(open);
       out.resolved += r.found.length + r.absent.length;
+      // A parked order the broker executed after all needs no more rounds: drop its row.
+      for (const id of r.found) {
+        const parked = this.parkedAtLoad.get(id);
+        if (!parked) continue;
+        this.parkedAtLoad.delete(id);
+        await this.o.duck.deleteFailedSync(parked.id).catch(() => {});
+      }
       for (const id of r.absent) void this.drive(id);
     }
     // 2. deals we have no order for (e.g. the tail of a lost WAL)
