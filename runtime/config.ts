@@ -28,6 +28,18 @@ export const RuntimeSectionSchema = z.strictObject({
     })
     .prefault({}),
   broker: Endpoint,
+  /**
+   * Backup access points of the same broker (an MT5 terminal's backup servers), tried in
+   * this order when the active one's circuit breaker opens after `afterFailures`
+   * consecutive connection failures or timeouts; the runtime returns to `broker` when its
+   * health probe sees it back.
+   */
+  brokerFailover: z
+    .strictObject({
+      backups: z.array(Endpoint).default([]),
+      afterFailures: z.number().int().min(1).max(100).default(3),
+    })
+    .prefault({}),
   feed: Endpoint.optional(),
   redis: z.strictObject({ sentinels: z.array(Endpoint).min(1), natMap: z.record(z.string(), Endpoint).optional() }).optional(),
   clickhouse: z.strictObject({ url: z.url() }).optional(),

@@ -204,7 +204,18 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
       lockRetryMs: cfg.duckdb.lockRetryMs,
       lockMaxAttempts: cfg.duckdb.lockMaxAttempts,
     });
-    broker = new BrokerGateway({ host: rc.broker.host, port: rc.broker.port, clock, events, log, probeIntervalMs: cfg.trade.brokerProbeIntervalMs });
+    broker = new BrokerGateway({
+      host: rc.broker.host,
+      port: rc.broker.port,
+      backups: rc.brokerFailover.backups,
+      failoverAfterFailures: rc.brokerFailover.afterFailures,
+      clock,
+      events,
+      log,
+      probeIntervalMs: cfg.trade.brokerProbeIntervalMs,
+      // Orders whose answer was lost on the old access point are reconciled on the new one at once.
+      onSwitch: () => void reconciler?.trigger(),
+    });
     const mirrors: StateMirror[] = [];
     if (rc.redis) {
       redis = new RedisState({
