@@ -74,11 +74,11 @@ export class ChaosWorld extends World<RunParameters> {
     return Math.max(1, Math.round(ms * this.config.timeScale));
   }
 
-  async startBed(opts: { instances?: number; ordersPerSecond?: number } = {}): Promise<Testbed> {
+  async startBed(opts: { instances?: number; ordersPerSecond?: number; brokerBackup?: boolean } = {}): Promise<Testbed> {
     if (this.bed) return this.bed;
     this.scenarioDir = join(this.parameters.runDir, 'scenarios', slug(this.scenarioName));
     mkdirSync(this.scenarioDir, { recursive: true });
-    this.bed = await Testbed.start({ dir: join(this.scenarioDir, 'bed'), config: this.config, instances: opts.instances ?? 1, ordersPerSecond: opts.ordersPerSecond ?? 5 });
+    this.bed = await Testbed.start({ dir: join(this.scenarioDir, 'bed'), config: this.config, instances: opts.instances ?? 1, ordersPerSecond: opts.ordersPerSecond ?? 5, ...(opts.brokerBackup ? { brokerBackup: true } : {}) });
     this.nemesis = new Nemesis(this.bed);
     return this.bed;
   }

@@ -29,6 +29,8 @@ export interface TestbedOptions {
   ordersPerSecond?: number;
   /** Start a tick consumer and have instance 0 stream to it through `tick-udp` and `tick-tcp` (default true). */
   stream?: boolean;
+  /** Give runtimes the `broker-backup` route as their backup access point (runtime.brokerFailover). */
+  brokerBackup?: boolean;
   logger?: Logger;
 }
 
@@ -97,6 +99,8 @@ export class Testbed implements AsyncDisposable {
   supervisor: Supervisor | undefined;
   private alertSink: { url: string; server: Server } | undefined;
   private stopping: Promise<void> | undefined;
+  /** Whether runtimes get `broker-backup` as their backup access point. */
+  brokerBackup = false;
 
   private constructor(
     readonly dir: string,
@@ -119,6 +123,7 @@ export class Testbed implements AsyncDisposable {
     try {
       const url = resolveToxiproxyUrl({ config: opts.config, embeddedUrl: lab.info.proxy!.api }).url;
       bed = new Testbed(dir, opts.config, lab, new FaultClient(url), log);
+      bed.brokerBackup = opts.brokerBackup ?? false;
       bed.alertSink = await startAlertSink(bed.runtimeAlerts);
       if (opts.stream ?? true) await bed.startConsumer();
       await bed.createRoutes();
@@ -137,6 +142,8 @@ export class Testbed implements AsyncDisposable {
     const ch = new URL(info.clickhouse.url);
     const upstreams: Record<string, Endpoint> = {
       broker: { host: info.broker!.host, port: info.broker!.port },
+      // A second access point to the same simulated broker, like an MT5 terminal's backup server.
+      'broker-backup': { host: info.broker!.host, port: info.broker!.port },
       feed: { host: info.feed!.host, port: info.feed!.port },
       clickhouse: { host: ch.hostname, port: Number(ch.port) },
       'redis-master': info.redis.master,
@@ -197,6 +204,7 @@ export class Testbed implements AsyncDisposable {
         dataDir: this.dataDir(index),
         control: { host: '127.0.0.1', port },
         broker: r.broker!.listen,
+        ...(this.brokerBackup && r['broker-backup'] ? { brokerFailover: { backups: [r['broker-backup'].listen] } } : {}),
         feed: r.feed!.listen,
         redis: { sentinels: this.lab.info.sentinels, natMap: this.natMap() },
         clickhouse: { url: `http://${r.clickhouse!.listen.host}:${r.clickhouse!.listen.port}` },
