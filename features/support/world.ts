@@ -55,6 +55,7 @@ export class ChaosWorld extends World<RunParameters> {
   scenarioTags: string[] = [];
   scenarioDir = '';
   startedAt = Date.now();
+  historyWritten = false;
   /** Values steps pass to later steps (e.g. a pid before a kill). */
   readonly memo = new Map<string, unknown>();
 
@@ -131,7 +132,9 @@ export class ChaosWorld extends World<RunParameters> {
 
   /** The scenario's history (what the report and the checkers read), written next to its result. */
   async writeHistory(): Promise<void> {
-    if (!this.bed || !this.scenarioDir) return;
+    // Once per scenario: a step that judges the recorded history itself writes it before the After hook.
+    if (!this.bed || !this.scenarioDir || this.historyWritten) return;
+    this.historyWritten = true;
     for (const f of this.schedule) {
       const r = this.bed.faultLog.records.find((x) => x.id === f.id);
       if (r?.healedAt) f.durationMs = Math.max(1, r.healedAt - r.injectedAt);
