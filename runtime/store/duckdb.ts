@@ -140,6 +140,9 @@ export class DuckStore implements AsyncDisposable {
       instance = await restoreFromBackup(opts).catch(async (be: unknown) => {
         opts.log.error({ err: (be as Error).message }, 'duckdb: backup unusable; starting a fresh database to rebuild from Redis and ClickHouse');
         openedFrom = 'fresh';
+        // The failed restore left the unusable backup's copy in place: a fresh file needs it gone.
+        rmSync(opts.path, { force: true });
+        rmSync(`${opts.path}.wal`, { force: true });
         return openWithLockRetry(opts);
       });
       if (openedFrom !== 'fresh') openedFrom = 'backup';
