@@ -26,3 +26,18 @@ Feature: Trade Execution fault tolerance (seed §3.1)
   Scenario: An order with an invalid volume is never sent and the user is notified
     When an order with an invalid volume is submitted
     Then the user is notified at once and the order never reaches the broker
+
+  Scenario: An order that fails 5 times is parked in failed_syncs and retried every 30 s until the broker accepts it
+    When the broker refuses every order as off quotes until an order has had 2 failed_syncs rounds
+    Then the order was saved in DuckDB's failed_syncs table after 5 failed attempts
+    And its sends were spaced by the seed's backoff, then by the failed_syncs period, within 50%
+    And the parked order is confirmed within one failed_syncs period of the broker accepting again
+    And no order was lost or duplicated
+
+  Scenario: The EA is killed while an order is parked in failed_syncs
+    When the EA is killed while an order is parked in failed_syncs
+    Then after the restart the order resumes its failed_syncs rounds instead of restarting its backoff
+    When the broker accepts orders again
+    Then the parked order is confirmed within one failed_syncs period of the broker accepting again
+    And no order was lost or duplicated
+    And no trade is orphaned

@@ -1,0 +1,388 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Given, Then, When } from '@cucumber/cucumber';
+import { applyTimeScale } from '../../core/config/index.ts';
+import { waitFor } from '../../core/wait.ts';
+import { checkCrossStore, checkOrdersDuplicated, checkOrdersLost, checkOrphanedPositions, type CheckResult } from '../../harness/checkers/checkers.ts';
+import { parseHistory } from '../../harness/history/index.ts';
+import type { CollectedEvent } from '../../harness/testbed/event-collector.ts';
+import type { ChaosWorld } from '../support/world.ts';
+
+/**
+ * Trade, DuckDB, ClickHouse and config steps that need more than the nemesis's
+ * one-shot faults: faults held until the runtime reaches a state (an order parked
+ * in failed_syncs), a real second process holding DuckDB's file lock, damage to
+ * two files at once, and judgements over the sequence of runtime events.
+ */
+
+type Ev = CollectedEvent;
+const filled = (e: Ev) => e.type === 'order.state' && (e.data?.to === 'filled' || e.data?.to === 'reconciled');
+const of = (id: unknown) => (e: Ev) => e.data?.clientId === id;
+
+/** The policy numbers the runtime runs with: the seed's, compressed by the run's time scale. */
+function effective(world: ChaosWorld) {
+  return applyTimeScale(world.config);
+}
+
+function held(world: ChaosWorld): { heal(): Promise<void> } {
+  const a = world.memo.get('held') as { heal(): Promise<void> } | undefined;
+  if (!a) throw new Error('no fault is being held');
+  return a;
+}
+
+function failure(r: CheckResult): string {
+  return `${r.name}: ${r.details}; e.g. ${JSON.stringify(r.counterexamples.slice(0, 3))}`;
+}
+
+/** Freeze the runtime, let `damage` write, then SIGKILL it into the supervisor's restart: a crash mid-write. */
+async function damageThenCrash(world: ChaosWorld, target: string, damage: () => Record<string, unknown>): Promise<void> {
+  const bed = world.requireBed();
+  const pid = bed.supervisor!.status()[0]!.pid!;
+  world.memo.set('pid', pid);
+  process.kill(pid, 'SIGSTOP');
+  const rec = bed.faultLog.begin('file.corrupt', target, { pid });
+  try {
+    rec.params = { ...rec.params, ...damage() };
+  } finally {
+    process.kill(pid, 'SIGKILL');
+    process.kill(pid, 'SIGCONT');
+  }
+  world.lastFault = rec;
+}
+
+/** Overwrite the first 4 KiB: DuckDB's header and magic bytes, so the file can never open. */
+function wreckHeader(file: string): void {
+  const fd = openSync(file, 'r+');
+  try {
+    const junk = Buffer.alloc(Math.min(4096, Math.max(16, statSync(file).size)), 0x5a);
+    writeSync(fd, junk, 0, junk.length, 0);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+// ---- Trade Execution (§3.1 steps 1-2, §2.1 failover) ----
+
+Given('the EA runtime is trading with a backup broker access point', async function (this: ChaosWorld) {
+  const bed = await this.startBed({ instances: 1, ordersPerSecond: 10, brokerBackup: true });
+  await waitFor(() => (bed.events().filter(filled).length >= 3 ? true : undefined), { timeoutMs: 20_000, intervalMs: 10, what: '3 filled orders' });
+  this.memo.set('workload', true);
+});
+
+When('the broker refuses every order as off quotes until an order has had {int} failed_syncs rounds', async function (this: ChaosWorld, rounds: number) {
+  const bed = this.requireBed();
+  const active = await this.inject({ kind: 'broker.knob', target: 'broker', params: { offQuotesRate: 1 } });
+  this.memo.set('held', active);
+  const f = active.record;
+  const e = this.config;
+  const budget = (e.trade.backoffMs.reduce((a, b) => a + b, 0) + e.trade.failedSyncRetryMs * (rounds + 1)) * e.timeScale + 15_000;
+  // The round's send must have been refused too: the order.state after the round's event.
+  const round = await bed.waitForEvent((x) => x.type === 'order.failed_sync_retry' && Number(x.data?.attempt) >= rounds, { after: f.injectedAt, timeoutMs: budget, what: `an order's failed_syncs round ${rounds}` });
+  const id = round.data?.clientId;
+  await bed.waitForEvent((x) => of(id)(x) && x.type === 'order.state' && x.data?.to === 'retrying', { after: round.ts, timeoutMs: 5000, what: `round ${rounds} of ${String(id)} refused` });
+  this.memo.set('parkedOrder', id);
+  await active.heal();
+});
+
+Then("the order was saved in DuckDB's failed_syncs table after {int} failed attempts", function (this: ChaosWorld, n: number) {
+  const id = this.memo.get('parkedOrder');
+  const mine = this.requireBed().events().filter(of(id));
+  const parked = mine.find((e) => e.type === 'order.parked');
+  if (!parked) throw new Error(`order ${String(id)} was never parked in failed_syncs`);
+  // order.parked is emitted only after the failed_syncs row is committed to DuckDB.
+  const sendsBefore = mine.filter((e) => e.type === 'order.state' && e.data?.to === 'submitted' && e.ts <= parked.ts).length;
+  if (sendsBefore !== n + 1) throw new Error(`order ${String(id)} was parked after ${sendsBefore} sends, expected 1 + ${n} retries`);
+  const retries = mine.filter((e) => e.type === 'order.retry').map((e) => Number(e.data?.attempt));
+  if (retries.join(',') !== Array.from({ length: n }, (_, i) => i + 1).join(',')) throw new Error(`backoff retries were ${retries.join(',')}`);
+});
+
+Then("its sends were spaced by the seed's backoff, then by the failed_syncs period, within {int}%", function (this: ChaosWorld, pct: number) {
+  const id = this.memo.get('parkedOrder');
+  const sends = this.requireBed()
+    .events()
+    .filter((e) => of(id)(e) && e.type === 'order.state' && e.data?.to === 'submitted')
+    .map((e) => e.ts);
+  const eff = effective(this);
+  const expected = [...eff.trade.backoffMs, ...Array.from({ length: sends.length - 1 - eff.trade.backoffMs.length }, () => eff.trade.failedSyncRetryMs)];
+  const observed = sends.slice(1).map((t, i) => t - sends[i]!);
+  // Timers never fire early; late by the event loop and one refused round trip. The absolute
+  // slack covers a loaded 2-core machine at compressed scale, where 5% of 50 ms is under a tick.
+  const bad = observed.map((o, i) => ({ i, o, want: expected[i]! })).filter(({ o, want }) => o < want - 5 || o > want * (1 + pct / 100) + 60);
+  this.attach(`send intervals (ms) ${observed.join(', ')} against ${expected.join(', ')}`, 'text/plain');
+  if (observed.length < eff.trade.backoffMs.length + 1) throw new Error(`only ${sends.length} sends seen for ${String(id)}`);
+  if (bad.length > 0) throw new Error(`send intervals off the seed's schedule: ${JSON.stringify(bad)} (all: ${observed.join(', ')} vs ${expected.join(', ')})`);
+});
+
+Then('the parked order is confirmed within one failed_syncs period of the broker accepting again', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const id = this.memo.get('parkedOrder');
+  const f = this.lastFault!;
+  const period = effective(this).trade.failedSyncRetryMs;
+  const e = await bed.waitForEvent((x) => of(id)(x) && filled(x), { after: f.healedAt ?? f.injectedAt, timeoutMs: period + 10_000, what: `parked order ${String(id)} confirmed` });
+  const ms = e.ts - (f.healedAt ?? f.injectedAt);
+  this.attach(`parked order confirmed ${ms} ms after the broker accepted again (period ${period} ms)`, 'text/plain');
+  if (ms > period + 500) throw new Error(`the parked order was confirmed ${ms} ms after the broker accepted again, over the ${period} ms period`);
+});
+
+When('the EA is killed while an order is parked in failed_syncs', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const active = await this.inject({ kind: 'broker.knob', target: 'broker', params: { offQuotesRate: 1 } });
+  this.memo.set('held', active);
+  const c = this.config;
+  const parked = await bed.waitForEvent((x) => x.type === 'order.parked', { after: active.record.injectedAt, timeoutMs: c.trade.backoffMs.reduce((a, b) => a + b, 0) * c.timeScale + 15_000, what: 'an order parked in failed_syncs' });
+  this.memo.set('parkedOrder', parked.data?.clientId);
+  this.memo.set('pid', bed.supervisor!.status()[0]!.pid);
+  const kill = await this.inject({ kind: 'process.kill', target: 'runtime:0' });
+  this.memo.set('killedAt', kill.record.injectedAt);
+});
+
+Then('after the restart the order resumes its failed_syncs rounds instead of restarting its backoff', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const id = this.memo.get('parkedOrder');
+  const at = this.memo.get('killedAt') as number;
+  await bed.supervisor!.waitReady(0, { notPid: this.memo.get('pid') as number, timeoutMs: 15_000 });
+  const resumed = await bed.waitForEvent((x) => of(id)(x) && x.type === 'order.failed_sync_resumed', { after: at, timeoutMs: 10_000, what: `order ${String(id)} resuming its failed_syncs rounds` });
+  const restarted = bed.events().filter((x) => x.ts >= at && of(id)(x) && x.type === 'order.retry');
+  if (restarted.length > 0) throw new Error(`order ${String(id)} restarted its backoff after the restart (${restarted.length} order.retry events)`);
+  this.attach(`resumed after ${String(resumed.data?.attempts)} rounds, next due in ${String(resumed.data?.dueInMs)} ms`, 'text/plain');
+});
+
+When('the broker accepts orders again', async function (this: ChaosWorld) {
+  await held(this).heal();
+});
+
+When('the primary broker access point is down', async function (this: ChaosWorld) {
+  const active = await this.inject({ kind: 'network.down', target: 'broker' });
+  this.memo.set('held', active);
+});
+
+Then('orders are confirmed through the backup access point within {float} s', async function (this: ChaosWorld, s: number) {
+  const bed = this.requireBed();
+  const f = this.lastFault!;
+  const over = await bed.waitForEvent((e) => e.type === 'broker.failover', { after: f.injectedAt, timeoutMs: 15_000, what: 'the runtime failing over to the backup access point' });
+  if (over.data?.to !== 'backup-1') throw new Error(`failed over to ${String(over.data?.to)}, expected backup-1`);
+  const e = await bed.waitForEvent((x) => x.ts >= over.ts && filled(x), { after: f.injectedAt, timeoutMs: 15_000, what: 'an order confirmed after the failover' });
+  const ms = e.ts - f.injectedAt;
+  this.recordRecovery({ component: 'Trade Execution', goalMs: this.goal('tradeExecutionMs'), ms, scaled: false, fault: f.id, from: 'primary access point down', to: `${e.source} ${e.type} via backup-1` });
+  if (ms > s * 1000) throw new Error(`orders were confirmed through the backup ${ms} ms after the primary went down, over ${s * 1000} ms`);
+});
+
+When('the primary broker access point comes back', async function (this: ChaosWorld) {
+  await held(this).heal();
+});
+
+Then('the EA returns to the primary access point and trades there', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const f = this.lastFault!;
+  const back = await bed.waitForEvent((e) => e.type === 'broker.failback', { after: f.healedAt ?? f.injectedAt, timeoutMs: 15_000, what: 'the runtime back on the primary access point' });
+  await bed.waitForEvent((x) => x.ts >= back.ts && filled(x), { timeoutMs: 15_000, what: 'an order confirmed on the primary after the failback' });
+});
+
+// ---- DuckDB (§3.4) ----
+
+When('another process holds the DuckDB file lock while the EA restarts', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const file = bed.duckdbFile('ea-0');
+  // DuckDB locks its file with fcntl; a second process takes the same lock the moment the
+  // killed runtime's lock is gone, well before the supervisor's restart gets to the file.
+  const holder: ChildProcess = spawn(
+    'python3',
+    [
+      '-c',
+      [
+        'import fcntl, os, sys, time',
+        `fd = os.open(${JSON.stringify(file)}, os.O_RDWR)`,
+        'print("polling", flush=True)',
+        'deadline = time.time() + 10',
+        'while True:',
+        '    try:',
+        '        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); break',
+        '    except OSError:',
+        '        if time.time() > deadline: sys.exit(3)',
+        '        time.sleep(0.0005)',
+        'print("locked", flush=True)',
+        'sys.stdin.read()',
+      ].join('\n'),
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  this.memo.set('lockHolder', holder);
+  // Released on every path: the After hook's teardown must not leave the holder behind.
+  const release = () => {
+    if (holder.exitCode === null && !holder.killed) holder.kill('SIGKILL');
+  };
+  process.once('exit', release);
+  this.memo.set('releaseLock', release);
+  let out = '';
+  holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const gone = () => {
+    if (holder.exitCode !== null) throw new Error(`the lock holder exited with ${holder.exitCode} without the lock (output: ${out.trim()})`);
+  };
+  // Its interpreter must be up and polling before the kill, or the restart wins the race.
+  await waitFor(() => (gone(), out.includes('polling') ? true : undefined), { timeoutMs: 10_000, intervalMs: 2, what: 'the lock holder polling' });
+  this.memo.set('pid', bed.supervisor!.status()[0]!.pid);
+  await this.inject({ kind: 'process.kill', target: 'runtime:0', measure: [] });
+  await waitFor(() => (gone(), out.includes('locked') ? true : undefined), { timeoutMs: 12_000, intervalMs: 2, what: 'the second process holding the DuckDB lock' });
+});
+
+Then('the EA reports the locked file clearly and retries at most {int} times', async function (this: ChaosWorld, max: number) {
+  const bed = this.requireBed();
+  const f = this.lastFault!;
+  const e = await bed.waitForEvent((x) => x.type === 'duckdb.locked', { after: f.injectedAt, timeoutMs: 15_000, what: 'duckdb.locked' });
+  if (Number(e.data?.max) !== this.config.duckdb.lockMaxAttempts || Number(e.data?.max) > max) throw new Error(`lock retries bounded at ${String(e.data?.max)}, expected ${this.config.duckdb.lockMaxAttempts} <= ${max}`);
+  // A few retries seen, so the lock really blocked the restarted runtime.
+  await bed.waitForEvent((x) => x.type === 'duckdb.locked' && Number(x.data?.attempt) >= 3, { after: f.injectedAt, timeoutMs: 15_000, what: 'a third lock retry' });
+});
+
+When('the other process releases the lock', async function (this: ChaosWorld) {
+  const holder = this.memo.get('lockHolder') as ChildProcess;
+  this.memo.set('releasedAt', Date.now());
+  const gone = new Promise((r) => holder.once('exit', r));
+  holder.stdin!.end();
+  (this.memo.get('releaseLock') as () => void)();
+  await gone;
+});
+
+Then('the EA is ready within {float} s of the lock being released, without a restart loop', async function (this: ChaosWorld, s: number) {
+  const bed = this.requireBed();
+  const at = this.memo.get('releasedAt') as number;
+  const f = this.lastFault!;
+  const ready = await bed.waitForEvent((e) => e.type === 'runtime.ready', { after: f.injectedAt, timeoutMs: 15_000, what: 'runtime.ready after the lock was released' });
+  const ms = Math.max(0, ready.ts - at);
+  this.recordRecovery({ component: 'DuckDB', goalMs: this.goal('duckdbMs'), ms, scaled: false, fault: f.id, from: 'lock released', to: `${ready.source} runtime.ready` });
+  if (ms > s * 1000) throw new Error(`ready ${ms} ms after the lock was released, over ${s * 1000} ms`);
+  // One restart answered the kill; the lock wait happened inside it, not as a crash loop.
+  const starts = bed.events().filter((e) => e.source === 'supervisor' && e.ts >= f.injectedAt && (e.type === 'process.exit' || e.type === 'process.crashed' || e.type === 'process.exited'));
+  if (starts.length > 1) throw new Error(`the runtime exited ${starts.length} times after the kill: a restart loop`);
+});
+
+When('the DuckDB database file and its backup are both corrupted and the EA restarts', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const file = bed.duckdbFile('ea-0');
+  await damageThenCrash(this, 'duckdb-db+backup', () => {
+    const hit = [file, `${file}.backup`].filter((f) => existsSync(f));
+    for (const f of hit) wreckHeader(f);
+    return { files: hit };
+  });
+});
+
+Then('DuckDB is recreated from the Redis and ClickHouse state', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const f = this.lastFault!;
+  const files = (f.params?.files as string[] | undefined) ?? [];
+  if (files.length < 2) throw new Error(`only ${files.join(', ')} existed to corrupt: the backup was never written`);
+  await bed.waitForEvent((e) => e.type === 'duckdb.rebuild_needed', { after: f.injectedAt, timeoutMs: 15_000, what: 'duckdb.rebuild_needed (database and backup both unusable)' });
+  const rebuilt = await bed.waitForEvent((e) => e.type === 'duckdb.rebuilt', { after: f.injectedAt, timeoutMs: 15_000, what: 'duckdb.rebuilt from Redis/ClickHouse' });
+  this.attach(`rebuilt ${String(rebuilt.data?.orders)} orders from ${String(rebuilt.data?.from)}`, 'text/plain');
+  const ready = await bed.waitForEvent((e) => e.type === 'runtime.ready', { after: f.injectedAt, timeoutMs: 15_000, what: 'runtime.ready after the rebuild' });
+  this.recordRecovery({ component: 'DuckDB', goalMs: this.goal('duckdbMs'), ms: ready.ts - f.injectedAt, scaled: false, fault: f.id, from: 'file.corrupt duckdb-db+backup + SIGKILL', to: `${ready.source} runtime.ready` });
+});
+
+// ---- ClickHouse Sync (§3.5) ----
+
+When('ClickHouse connections are reset for {float} s', async function (this: ChaosWorld, s: number) {
+  const active = await this.inject({ kind: 'network.toxic', target: 'clickhouse', params: { type: 'reset_peer', attributes: { timeout: 0 }, stream: 'upstream' } });
+  await new Promise((r) => setTimeout(r, this.scaled(s * 1000)));
+  await active.heal();
+});
+
+Then("the failed sync followed the seed's sequence: retried every 5 s up to 3 times, parked in failed_syncs, drained on the health probe", async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const f = this.lastFault!;
+  const eff = effective(this);
+  const ev = bed.events().filter((e) => e.ts >= f.injectedAt);
+  const parked = ev.find((e) => e.type === 'sync.parked');
+  if (!parked) throw new Error('no batch was parked in failed_syncs during the fault');
+  // The retries of the batch that was parked: the last run of attempts 1..3 before it.
+  const retries = ev.filter((e) => e.type === 'sync.retry' && e.ts <= parked.ts);
+  const run: Ev[] = [];
+  for (const r of retries) {
+    if (Number(r.data?.attempt) === 1) run.length = 0;
+    run.push(r);
+  }
+  const attempts = run.map((r) => Number(r.data?.attempt));
+  if (attempts.join(',') !== Array.from({ length: eff.clickhouse.maxRetryAttempts }, (_, i) => i + 1).join(',')) {
+    throw new Error(`the parked batch was retried with attempts ${attempts.join(',')}, expected 1..${eff.clickhouse.maxRetryAttempts}`);
+  }
+  // sync.retry is emitted as each wait starts: consecutive ones are one interval plus a failed insert apart.
+  const gaps = [...run.slice(1).map((r, i) => r.ts - run[i]!.ts), parked.ts - run.at(-1)!.ts];
+  const want = eff.clickhouse.retryIntervalMs;
+  const off = gaps.filter((g) => g < want - 5 || g > want * 1.5 + 150);
+  this.attach(`retry gaps ${gaps.join(', ')} ms (interval ${want} ms); drain period ${eff.clickhouse.failedSyncRetryMs} ms`, 'text/plain');
+  if (off.length > 0) throw new Error(`retry gaps ${gaps.join(', ')} ms are not ${want} ms apart`);
+  const up = await bed.waitForEvent((e) => e.type === 'clickhouse.up', { after: f.healedAt ?? f.injectedAt, timeoutMs: 15_000, what: 'clickhouse.up after the heal' });
+  const drained = await bed.waitForEvent((e) => e.type === 'sync.drained', { after: parked.ts, timeoutMs: 15_000, what: 'sync.drained' });
+  // Drained by the probe, not by the 30 s period: within one probe cycle of ClickHouse answering.
+  if (drained.ts - up.ts > eff.clickhouse.healthProbeIntervalMs + 1000) throw new Error(`drained ${drained.ts - up.ts} ms after clickhouse.up: not on the health probe`);
+});
+
+// ---- Configuration Data (§2.1 "mismatch") ----
+
+When('the EA config file is replaced by one that parses but does not match the schema and the EA restarts', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const file = join(bed.dir, 'runtime', 'ea-0.json');
+  await damageThenCrash(this, 'config', () => {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { runtime: Record<string, unknown>; trade?: Record<string, unknown> };
+    // Another EA version's shape: a renamed field and a number written as text.
+    const { magic, ...rest } = doc.runtime;
+    doc.runtime = { ...rest, magicNumber: magic };
+    doc.trade = { ...(doc.trade ?? {}), maxAttempts: 'five' };
+    writeFileSync(file, JSON.stringify(doc, null, 2));
+    return { file, mismatch: ['runtime.magic renamed to magicNumber', 'trade.maxAttempts as text'] };
+  });
+});
+
+Then('the user was told which field did not match', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const f = this.lastFault!;
+  const e = await bed.waitForEvent((x) => x.type === 'config.restored', { after: f.injectedAt, timeoutMs: 15_000, what: 'config.restored' });
+  const field = String(e.data?.field ?? '');
+  if (!/magic|maxAttempts/.test(field) && !/magic|maxAttempts/.test(String(e.data?.error ?? ''))) throw new Error(`config.restored names ${field || 'no field'}: ${String(e.data?.error)}`);
+  await waitFor(() => (bed.runtimeAlerts.some((a) => a.code === 'config.restored' && a.at >= f.injectedAt) ? true : undefined), { timeoutMs: 10_000, intervalMs: 10, what: 'a config.restored alert to the user' });
+});
+
+// ---- §1 objectives, all at once ----
+
+When('the broker times out after executing {int}% of orders, ClickHouse is down and the EA is killed', async function (this: ChaosWorld, pct: number) {
+  const bed = this.requireBed();
+  const broker = await this.inject({ kind: 'broker.knob', target: 'broker', params: { timeoutAfterExecution: { rate: pct / 100, mode: 'drop' } } });
+  const ch = await this.inject({ kind: 'process.stop', target: 'clickhouse' });
+  const c = this.config;
+  // Long enough for orders to end unknown and ClickHouse batches to be parked in failed_syncs.
+  await bed.waitForEvent((e) => e.type === 'order.state' && e.data?.to === 'unknown', { after: broker.record.injectedAt, timeoutMs: 15_000, what: 'an order whose answer was lost' });
+  await bed.waitForEvent((e) => e.type === 'sync.parked', { after: ch.record.injectedAt, timeoutMs: c.clickhouse.retryIntervalMs * (c.clickhouse.maxRetryAttempts + 2) * c.timeScale + 15_000, what: 'a ClickHouse batch parked' });
+  this.memo.set('pid', bed.supervisor!.status()[0]!.pid);
+  await this.inject({ kind: 'process.kill', target: 'runtime:0' });
+  await bed.supervisor!.waitReady(0, { notPid: this.memo.get('pid') as number, timeoutMs: 15_000 });
+  await broker.heal();
+  await ch.heal();
+});
+
+Then('every objective of the seed holds:', async function (this: ChaosWorld, table: { raw(): string[][] }) {
+  const bed = this.requireBed();
+  const wanted = table.raw().map((r) => r[0]!.trim());
+  // Trading must have resumed, or "nothing lost" could hold only because nothing happened.
+  const last = Math.max(...bed.faultLog.records.map((r) => r.healedAt ?? r.injectedAt));
+  await bed.waitForEvent(filled, { after: last, timeoutMs: 15_000, what: 'an order filled after the faults' });
+  await bed.waitForEvent((e) => e.type === 'sync.drained', { after: last - 60_000, timeoutMs: 15_000, what: 'the ClickHouse backlog drained' });
+  await this.writeHistory();
+  const h = parseHistory(JSON.parse(readFileSync(join(this.scenarioDir, 'history.json'), 'utf8')), 'history');
+  const checks: Record<string, () => CheckResult> = {
+    'no order loss': () => checkOrdersLost(h),
+    'no duplicated order': () => checkOrdersDuplicated(h),
+    'no orphaned trade': () => checkOrphanedPositions(h),
+    'Redis, DuckDB and ClickHouse consistent': () => checkCrossStore(h),
+  };
+  const failures: string[] = [];
+  for (const name of wanted) {
+    const check = checks[name];
+    if (!check) throw new Error(`unknown objective "${name}" (known: ${Object.keys(checks).join(', ')})`);
+    const r = check();
+    this.recordInvariant(r);
+    this.attach(`${name}: ${r.status} (${r.details})`, 'text/plain');
+    // An objective that cannot be judged is not met.
+    if (r.status !== 'pass') failures.push(`${name}: ${failure(r)}`);
+  }
+  if (failures.length > 0) throw new Error(failures.join('\n'));
+});
