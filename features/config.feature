@@ -11,3 +11,10 @@ Feature: Configuration Data fault tolerance (seed §2.1)
     Then the config is restored from its last-good backup and the user is told
     And the EA is ready again
     And no order was lost or duplicated
+
+  Scenario: A config that parses but does not match the schema is restored from its backup
+    When the EA config file is replaced by one that parses but does not match the schema and the EA restarts
+    Then the config is restored from its last-good backup and the user is told
+    And the user was told which field did not match
+    And the EA is ready again
+    And no order was lost or duplicated
