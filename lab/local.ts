@@ -7,7 +7,7 @@ import { EaChaosError } from '../core/errors.ts';
 import { waitFor } from '../core/wait.ts';
 import { requireBinary } from './binaries.ts';
 import { clickhouseConfig, clickhousePing, clickhouseVersion } from './clickhouse.ts';
-import { freePorts } from './ports.ts';
+import { freeServicePorts } from './ports.ts';
 import { findLabProcesses, isAlive, isOurs, pidDir, readPidRecords, removePidRecord, signal, spawnService, stopProcess, type PidRecord } from './process.ts';
 import {
   applySentinelTimers,
@@ -65,7 +65,7 @@ async function startNodeServices(
   timeoutMs: number,
   options: LocalLabOptions,
 ): Promise<void> {
-  const [apiPort, brokerPort, adminPort, feedPort] = (await freePorts(4, HOST)) as [number, number, number, number];
+  const [apiPort, brokerPort, adminPort, feedPort] = (await freeServicePorts(4, HOST)) as [number, number, number, number];
   const specs: ServiceSpec[] = [];
   if (options.proxy) {
     const sdir = join(dir, 'proxy');
@@ -262,7 +262,7 @@ export class LocalLab implements AsyncDisposable {
     if (up) throw new LabAlreadyUpError(up.info);
     await reapStale(dir);
 
-    const [mPort, rPort, s1, s2, s3, chHttp, chTcp] = (await freePorts(7, HOST)) as [number, number, number, number, number, number, number];
+    const [mPort, rPort, s1, s2, s3, chHttp, chTcp] = (await freeServicePorts(7, HOST)) as [number, number, number, number, number, number, number];
     const rc = config.redis;
     const master: Endpoint = { host: HOST, port: mPort };
     const replica: Endpoint = { host: HOST, port: rPort };

@@ -20,7 +20,10 @@ import type { OrderRow, PositionRow } from './rows.ts';
  *  - Sentinel may elect a leader and never promote: we then keep retrying every
  *    2 s, fall back to ClickHouse for shared-state reads after 10 failures, and
  *    when a master answers again we rebuild its content from DuckDB (a marker key
- *    tells whether the data survived).
+ *    tells whether the data survived);
+ *  - a master restarted within a few ms (from its AOF, or from an old RDB after
+ *    corruption) can come back before any write of ours failed: a new master
+ *    run_id alone triggers the same rebuild.
  */
 
 export interface RedisStateOptions {
@@ -152,6 +155,10 @@ export class RedisState implements AsyncDisposable {
       const runId = /run_id:(\w+)/.exec(info)?.[1];
       const port = /tcp_port:(\d+)/.exec(info)?.[1];
       if (this.masterRunId && runId && runId !== this.masterRunId) {
+        // Another master (a promoted replica that lagged, or a restart from an AOF or an old
+        // RDB snapshot) may lack writes even when none of ours failed in between: rewrite
+        // everything from DuckDB, as after an outage.
+        this.needsResync = true;
         this.o.events.emit('redis', 'redis.master_changed', { from: this.masterRunId, to: runId, port: port ? Number(port) : undefined });
         this.o.log.warn({ runId, port }, 'redis: master changed');
       }
