@@ -19,7 +19,7 @@ Feature: ClickHouse Sync fault tolerance (seed §3.5, §4 "ClickHouse Sync Test"
     And no order was lost or duplicated
 
   Scenario: Writes to ClickHouse fail and the batch follows the seed's retry sequence
-    When ClickHouse connections are reset for 20 s
+    When ClickHouse connections are reset for 40 s
     Then the failed sync followed the seed's sequence: retried every 5 s up to 3 times, parked in failed_syncs, drained on the health probe
     And the sync backlog is drained within 5 s of ClickHouse coming back
     And no order was lost or duplicated
