@@ -82,7 +82,7 @@ export async function runSchedule(o: {
   schedule: ResolvedSchedule;
   workload: Scenario['workload'];
 }): Promise<RunHistory> {
-  const bed = await Testbed.start({ dir: o.dir, config: o.config, instances: o.workload.runtimes, ordersPerSecond: o.workload.ordersPerSecond });
+  const bed = await Testbed.start({ dir: o.dir, config: o.config, instances: o.workload.runtimes, ordersPerSecond: o.workload.ordersPerSecond, brokerBackup: o.workload.brokerBackup });
   try {
     const startedAt = Date.now();
     const nemesis = new Nemesis(bed);

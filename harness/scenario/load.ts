@@ -28,7 +28,7 @@ export interface Scenario {
   tags: ScenarioTag[];
   seed?: number;
   timeScale?: number;
-  workload: { runtimes: number; ordersPerSecond: number; symbols: string[]; duration: number; settle: number };
+  workload: { runtimes: number; ordersPerSecond: number; symbols: string[]; duration: number; settle: number; brokerBackup?: boolean };
   checks?: CheckName[];
   faults: FaultSpec[];
   /** File it came from (or the label passed to parseScenario). */

@@ -129,6 +129,8 @@ export const WorkloadSchema = z
     duration: Duration.default(10_000),
     /** Quiet time after the workload before the checkers read the stores. */
     settle: Duration.default(2000),
+    /** Give runtimes the `broker-backup` route as a backup access point (runtime.brokerFailover). */
+    brokerBackup: z.boolean().default(false),
   })
   .prefault({});
 
