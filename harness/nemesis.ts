@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EaChaosError } from '../core/errors.ts';
 import { waitFor } from '../core/wait.ts';
@@ -277,20 +277,16 @@ export class Nemesis {
           throw new EaChaosError('E_FAULT_TARGET', `file.corrupt target must be config, duckdb-wal or duckdb-db (optionally :N), got ${spec.target}`);
       }
     })();
+    // Steps pass `{file: {...}}`; a resolved YAML schedule carries the file fields flat.
+    const opts = (spec.params?.file ?? spec.params ?? {}) as { mode?: string; withBackup?: boolean };
+    const files = [file, ...(what === 'duckdb-db' && opts.withBackup && file && existsSync(`${file}.backup`) ? [`${file}.backup`] : [])].filter((f): f is string => !!f);
     process.kill(pid, 'SIGSTOP');
-    const rec = this.bed.faultLog.begin(spec.kind, spec.target, { file, instance: index, pid }, spec.id);
-    if (file) {
-      const size = existsSync(file) ? statSync(file).size : 0;
-      const fd = openSync(file, 'r+');
-      try {
-        const junk = Buffer.from('\u0000garbage-from-the-nemesis\u0000'.repeat(8));
-        // Keep the file's length: the reader must notice bad content, not a short file.
-        writeSync(fd, junk, 0, Math.min(junk.length, Math.max(16, size)), Math.floor(size / 3));
-      } finally {
-        closeSync(fd);
-      }
+    const rec = this.bed.faultLog.begin(spec.kind, spec.target, { file, files, mode: opts.mode ?? 'garbage', instance: index, pid }, spec.id);
+    try {
+      for (const f of files) damageFile(f, what === 'config' && opts.mode === 'mismatch' ? 'mismatch' : opts.mode === 'header' ? 'header' : 'garbage');
+    } finally {
+      process.kill(pid, 'SIGKILL');
     }
-    process.kill(pid, 'SIGKILL');
     process.kill(pid, 'SIGCONT');
     return { record: rec, heal: NO_HEAL };
   }
@@ -325,6 +321,33 @@ export function relayImpairments(p: Record<string, unknown>): UdpImpairmentPatch
   }
   const { blackhole, ...rest } = p;
   return { both: { ...(rest as UdpImpairmentFields), ...(blackhole !== undefined ? { down: blackhole === true } : {}) } };
+}
+
+/**
+ * garbage: bytes overwritten a third of the way in, length kept (the reader must notice bad
+ * content, not a short file); header: the first 4 KiB overwritten; mismatch: a JSON config
+ * that still parses but no longer matches the schema, as another EA version's file would.
+ */
+function damageFile(file: string, mode: 'garbage' | 'header' | 'mismatch'): void {
+  if (mode === 'mismatch') {
+    const doc = JSON.parse(readFileSync(file, 'utf8')) as { runtime: Record<string, unknown>; trade?: Record<string, unknown> };
+    const { magic, ...rest } = doc.runtime;
+    doc.runtime = { ...rest, magicNumber: magic };
+    doc.trade = { ...(doc.trade ?? {}), maxAttempts: 'five' };
+    writeFileSync(file, JSON.stringify(doc, null, 2));
+    return;
+  }
+  const size = existsSync(file) ? statSync(file).size : 0;
+  const fd = openSync(file, 'r+');
+  try {
+    if (mode === 'header') writeSync(fd, Buffer.alloc(Math.min(4096, Math.max(16, size)), 0x5a), 0, Math.min(4096, Math.max(16, size)), 0);
+    else {
+      const junk = Buffer.from('\u0000garbage-from-the-nemesis\u0000'.repeat(8));
+      writeSync(fd, junk, 0, Math.min(junk.length, Math.max(16, size)), Math.floor(size / 3));
+    }
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function findFile(dir: string, pred: (f: string) => boolean): string | undefined {

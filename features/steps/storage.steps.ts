@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync, readFileSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Given, Then, When } from '@cucumber/cucumber';
 import { applyTimeScale } from '../../core/config/index.ts';
@@ -33,33 +33,6 @@ function held(world: ChaosWorld): { heal(): Promise<void> } {
 
 function failure(r: CheckResult): string {
   return `${r.name}: ${r.details}; e.g. ${JSON.stringify(r.counterexamples.slice(0, 3))}`;
-}
-
-/** Freeze the runtime, let `damage` write, then SIGKILL it into the supervisor's restart: a crash mid-write. */
-async function damageThenCrash(world: ChaosWorld, target: string, damage: () => Record<string, unknown>): Promise<void> {
-  const bed = world.requireBed();
-  const pid = bed.supervisor!.status()[0]!.pid!;
-  world.memo.set('pid', pid);
-  process.kill(pid, 'SIGSTOP');
-  const rec = bed.faultLog.begin('file.corrupt', target, { pid });
-  try {
-    rec.params = { ...rec.params, ...damage() };
-  } finally {
-    process.kill(pid, 'SIGKILL');
-    process.kill(pid, 'SIGCONT');
-  }
-  world.lastFault = rec;
-}
-
-/** Overwrite the first 4 KiB: DuckDB's header and magic bytes, so the file can never open. */
-function wreckHeader(file: string): void {
-  const fd = openSync(file, 'r+');
-  try {
-    const junk = Buffer.alloc(Math.min(4096, Math.max(16, statSync(file).size)), 0x5a);
-    writeSync(fd, junk, 0, junk.length, 0);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -290,13 +263,7 @@ Then('the EA is ready within {float} s of the lock being released, without a res
 });
 
 When('the DuckDB database file and its backup are both corrupted and the EA restarts', async function (this: ChaosWorld) {
-  const bed = this.requireBed();
-  const file = bed.duckdbFile('ea-0');
-  await damageThenCrash(this, 'duckdb-db+backup', () => {
-    const hit = [file, `${file}.backup`].filter((f) => existsSync(f));
-    for (const f of hit) wreckHeader(f);
-    return { files: hit };
-  });
+  await this.inject({ kind: 'file.corrupt', target: 'duckdb-db', params: { file: { mode: 'header', withBackup: true } } });
 });
 
 Then('DuckDB is recreated from the Redis and ClickHouse state', async function (this: ChaosWorld) {
@@ -308,7 +275,7 @@ Then('DuckDB is recreated from the Redis and ClickHouse state', async function (
   const rebuilt = await bed.waitForEvent((e) => e.type === 'duckdb.rebuilt', { after: f.injectedAt, timeoutMs: 15_000, what: 'duckdb.rebuilt from Redis/ClickHouse' });
   this.attach(`rebuilt ${String(rebuilt.data?.orders)} orders from ${String(rebuilt.data?.from)}`, 'text/plain');
   const ready = await bed.waitForEvent((e) => e.type === 'runtime.ready', { after: f.injectedAt, timeoutMs: 15_000, what: 'runtime.ready after the rebuild' });
-  this.recordRecovery({ component: 'DuckDB', goalMs: this.goal('duckdbMs'), ms: ready.ts - f.injectedAt, scaled: false, fault: f.id, from: 'file.corrupt duckdb-db+backup + SIGKILL', to: `${ready.source} runtime.ready` });
+  this.recordRecovery({ component: 'DuckDB', goalMs: this.goal('duckdbMs'), ms: ready.ts - f.injectedAt, scaled: false, fault: f.id, from: 'file.corrupt duckdb-db with its backup + SIGKILL', to: `${ready.source} runtime.ready` });
 });
 
 // ---- ClickHouse Sync (§3.5) ----
@@ -352,17 +319,7 @@ Then("the failed sync followed the seed's sequence: retried every 5 s up to 3 ti
 // ---- Configuration Data (§2.1 "mismatch") ----
 
 When('the EA config file is replaced by one that parses but does not match the schema and the EA restarts', async function (this: ChaosWorld) {
-  const bed = this.requireBed();
-  const file = join(bed.dir, 'runtime', 'ea-0.json');
-  await damageThenCrash(this, 'config', () => {
-    const doc = JSON.parse(readFileSync(file, 'utf8')) as { runtime: Record<string, unknown>; trade?: Record<string, unknown> };
-    // Another EA version's shape: a renamed field and a number written as text.
-    const { magic, ...rest } = doc.runtime;
-    doc.runtime = { ...rest, magicNumber: magic };
-    doc.trade = { ...(doc.trade ?? {}), maxAttempts: 'five' };
-    writeFileSync(file, JSON.stringify(doc, null, 2));
-    return { file, mismatch: ['runtime.magic renamed to magicNumber', 'trade.maxAttempts as text'] };
-  });
+  await this.inject({ kind: 'file.corrupt', target: 'config', params: { file: { mode: 'mismatch' } } });
 });
 
 Then('the user was told which field did not match', async function (this: ChaosWorld) {

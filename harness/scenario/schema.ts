@@ -109,8 +109,14 @@ export const FAULT_SCHEMAS = {
     ...common,
     file: z
       .strictObject({
-        /** garbage: overwrite bytes in the middle; truncate: cut the file in half; delete: remove it. */
-        mode: z.enum(['garbage', 'truncate', 'delete']).default('garbage'),
+        /**
+         * garbage: overwrite bytes in the middle; truncate: cut the file in half; delete: remove it;
+         * header: overwrite the first 4 KiB (a DuckDB file then never opens); mismatch (config only):
+         * valid JSON that does not match the schema (a renamed field, a number as text).
+         */
+        mode: z.enum(['garbage', 'truncate', 'delete', 'header', 'mismatch']).default('garbage'),
+        /** duckdb-db only: damage the 500 ms backup file the same way (seed §3.4 step 4). */
+        withBackup: z.boolean().default(false),
         /** Restart the runtime afterwards so the file is read again (the only way corruption is noticed). */
         restart: z.boolean().default(true),
       })
