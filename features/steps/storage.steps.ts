@@ -214,8 +214,11 @@ When('another process holds the DuckDB file lock while the EA restarts', async f
   this.memo.set('lockHolder', holder);
   // Released on every path: the After hook's teardown must not leave the holder behind.
   const release = () => {
+    process.off('exit', release);
     if (holder.exitCode === null && !holder.killed) holder.kill('SIGKILL');
   };
+  // If the scenario fails before the release step, the holder still dies with the run (its
+  // stdin also closes then, which ends it too).
   process.once('exit', release);
   this.memo.set('releaseLock', release);
   let out = '';
