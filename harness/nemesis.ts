@@ -239,10 +239,15 @@ export class Nemesis {
       const size = statSync(target).size;
       if (mode === 'truncate') truncateSync(target, Math.floor(size / 2));
       else {
+        // Garbage inside a value keeps the RESP framing and loads silently; at a command's
+        // `*N` header it is what Redis and redis-check-aof both call a bad file format.
+        const text = readFileSync(target);
+        const header = text.indexOf('\r\n*', Math.floor(size / 3));
+        const at = header >= 0 ? header + 2 : Math.floor(size / 3);
         const fd = openSync(target, 'r+');
         try {
           const junk = Buffer.from('\u0000garbage-from-the-nemesis\u0000'.repeat(8));
-          writeSync(fd, junk, 0, Math.min(junk.length, Math.max(16, Math.floor(size / 2))), Math.floor(size / 3));
+          writeSync(fd, junk, 0, Math.min(junk.length, Math.max(16, size - at)), at);
         } finally {
           closeSync(fd);
         }
