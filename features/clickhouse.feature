@@ -14,7 +14,7 @@ Feature: ClickHouse Sync fault tolerance (seed §3.5, §4 "ClickHouse Sync Test"
     And no order was lost or duplicated
 
   Scenario: The network to ClickHouse fails and the backlog drains after retry
-    When the network to ClickHouse is down for 20 s
+    When the network to ClickHouse is down for 40 s
     Then the sync backlog is drained within 5 s of ClickHouse coming back
     And no order was lost or duplicated
 
