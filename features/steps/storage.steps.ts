@@ -110,9 +110,12 @@ Then("its sends were spaced by the seed's backoff, then by the failed_syncs peri
   const eff = effective(this);
   const expected = [...eff.trade.backoffMs, ...Array.from({ length: sends.length - 1 - eff.trade.backoffMs.length }, () => eff.trade.failedSyncRetryMs)];
   const observed = sends.slice(1).map((t, i) => t - sends[i]!);
-  // Timers never fire early; late by the event loop and one refused round trip. The absolute
-  // slack covers a loaded 2-core machine at compressed scale, where 5% of 50 ms is under a tick.
-  const bad = observed.map((o, i) => ({ i, o, want: expected[i]! })).filter(({ o, want }) => o < want - 5 || o > want * (1 + pct / 100) + 60);
+  // Late by the event loop and one refused round trip (the absolute slack covers a loaded
+  // 2-core machine at compressed scale, where 5% of 50 ms is under a timer tick). Early only
+  // for failed_syncs rounds, by DuckDB write jitter: a round is due one period after the
+  // previous round started, and each send follows that round's failed_syncs row commit.
+  const early = (want: number) => Math.max(5, want * 0.05);
+  const bad = observed.map((o, i) => ({ i, o, want: expected[i]! })).filter(({ o, want }) => o < want - early(want) || o > want * (1 + pct / 100) + 60);
   this.attach(`send intervals (ms) ${observed.join(', ')} against ${expected.join(', ')}`, 'text/plain');
   if (observed.length < eff.trade.backoffMs.length + 1) throw new Error(`only ${sends.length} sends seen for ${String(id)}`);
   if (bad.length > 0) throw new Error(`send intervals off the seed's schedule: ${JSON.stringify(bad)} (all: ${observed.join(', ')} vs ${expected.join(', ')})`);
