@@ -103,22 +103,25 @@ Then("the order was saved in DuckDB's failed_syncs table after {int} failed atte
 
 Then("its sends were spaced by the seed's backoff, then by the failed_syncs period, within {int}%", function (this: ChaosWorld, pct: number) {
   const id = this.memo.get('parkedOrder');
-  const sends = this.requireBed()
-    .events()
-    .filter((e) => of(id)(e) && e.type === 'order.state' && e.data?.to === 'submitted')
-    .map((e) => e.ts);
+  const mine = this.requireBed().events().filter(of(id));
+  const sends = mine.filter((e) => e.type === 'order.state' && e.data?.to === 'submitted').map((e) => e.ts);
   const eff = effective(this);
-  const expected = [...eff.trade.backoffMs, ...Array.from({ length: sends.length - 1 - eff.trade.backoffMs.length }, () => eff.trade.failedSyncRetryMs)];
-  const observed = sends.slice(1).map((t, i) => t - sends[i]!);
-  // Late by the event loop and one refused round trip (the absolute slack covers a loaded
-  // 2-core machine at compressed scale, where 5% of 50 ms is under a timer tick). Early only
-  // for failed_syncs rounds, by DuckDB write jitter: a round is due one period after the
-  // previous round started, and each send follows that round's failed_syncs row commit.
-  const early = (want: number) => Math.max(5, want * 0.05);
-  const bad = observed.map((o, i) => ({ i, o, want: expected[i]! })).filter(({ o, want }) => o < want - early(want) || o > want * (1 + pct / 100) + 60);
-  this.attach(`send intervals (ms) ${observed.join(', ')} against ${expected.join(', ')}`, 'text/plain');
-  if (observed.length < eff.trade.backoffMs.length + 1) throw new Error(`only ${sends.length} sends seen for ${String(id)}`);
-  if (bad.length > 0) throw new Error(`send intervals off the seed's schedule: ${JSON.stringify(bad)} (all: ${observed.join(', ')} vs ${expected.join(', ')})`);
+  const backoff = eff.trade.backoffMs;
+  const period = eff.trade.failedSyncRetryMs;
+  if (sends.length < backoff.length + 2) throw new Error(`only ${sends.length} sends seen for ${String(id)}`);
+  // Late by the event loop and one refused round trip; the absolute slack covers a loaded
+  // 2-core machine at compressed scale, where 5% of 50 ms is under a timer tick.
+  const late = (want: number) => want * (1 + pct / 100) + 60;
+  // Backoff: each wait starts when the refusal arrives, so send to send is at least the delay.
+  const steps = backoff.map((want, i) => ({ what: `backoff ${i + 1}`, o: sends[i + 1]! - sends[i]!, want }));
+  // Rounds are due every period from the last backoff refusal (the schedule is kept on due
+  // times); each send follows its failed_syncs row commit, whose latency must not shift the next.
+  const lastRefusal = mine.filter((e) => e.type === 'order.state' && e.data?.to === 'retrying' && e.ts <= sends[backoff.length + 1]!).at(-1)!.ts;
+  const rounds = sends.slice(backoff.length + 1).map((t, k) => ({ what: `round ${k + 1}`, o: t - lastRefusal, want: (k + 1) * period }));
+  const all = [...steps, ...rounds];
+  const bad = all.filter(({ o, want }) => o < want - 5 || o > late(want));
+  this.attach(`backoff sends ${steps.map((x) => x.o).join(', ')} ms apart (want ${backoff.join(', ')}); rounds at ${rounds.map((x) => x.o).join(', ')} ms after the last backoff refusal (want ${rounds.map((x) => x.want).join(', ')})`, 'text/plain');
+  if (bad.length > 0) throw new Error(`sends off the seed's schedule: ${JSON.stringify(bad)}`);
 });
 
 Then('the parked order is confirmed within one failed_syncs period of the broker accepting again', async function (this: ChaosWorld) {
