@@ -4,7 +4,7 @@ import { applyTimeScale, type Config } from '../../core/config/index.ts';
 import type { Clock, TimerHandle } from '../../core/clock.ts';
 import type { Alert, EventBus, Notifier } from '../../core/events.ts';
 import { EaChaosError } from '../../core/errors.ts';
-import { freePort } from '../../lab/ports.ts';
+import { freeServicePorts } from '../../lab/ports.ts';
 import { RestartPolicy } from './policy.ts';
 
 export interface ChildSpec {
@@ -282,7 +282,8 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
 
   const ready = (async () => {
     for (let i = 0; i < opts.instances; i++) {
-      const port = await freePort(host);
+      // Below the ephemeral range: a restarted runtime must find its control port still free.
+      const port = (await freeServicePorts(1, host))[0]!;
       instances.push({
         status: { index: i, id: opts.instanceId?.(i) ?? `ea-${i}`, state: 'starting', pid: undefined, port, restarts: 0, restartsInWindow: 0 },
         policy: new RestartPolicy(cfg),
