@@ -116,7 +116,10 @@ Then("its sends were spaced by the seed's backoff, then by the failed_syncs peri
   const steps = backoff.map((want, i) => ({ what: `backoff ${i + 1}`, o: sends[i + 1]! - sends[i]!, want }));
   // Rounds are due every period from the last backoff refusal (the schedule is kept on due
   // times); each send follows its failed_syncs row commit, whose latency must not shift the next.
-  const lastRefusal = mine.filter((e) => e.type === 'order.state' && e.data?.to === 'retrying' && e.ts <= sends[backoff.length + 1]!).at(-1)!.ts;
+  const parked = mine.find((e) => e.type === 'order.parked');
+  if (!parked) throw new Error(`order ${String(id)} was never parked`);
+  // Events of one order are in emission order; the refusal that exhausted the backoff is the last before the park.
+  const lastRefusal = mine.slice(0, mine.indexOf(parked)).filter((e) => e.type === 'order.state' && e.data?.to === 'retrying').at(-1)!.ts;
   const rounds = sends.slice(backoff.length + 1).map((t, k) => ({ what: `round ${k + 1}`, o: t - lastRefusal, want: (k + 1) * period }));
   const all = [...steps, ...rounds];
   const bad = all.filter(({ o, want }) => o < want - 5 || o > late(want));
