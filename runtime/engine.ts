@@ -8,6 +8,7 @@ import { ClientIdGenerator } from './client-id.ts';
 import { applyEvent, isTerminal, newOrder, type OrderEvent, type OrderRecord, type Side } from './order-state.ts';
 import { retry, RetriesExhaustedError, waitOrWake } from './policy.ts';
 import { classifyRetcode, RETCODE } from './retcodes.ts';
+import type { WriteHint } from './store/duckdb.ts';
 import { dealRow, orderRow, positionRow, type DealRecord, type DealRow, type FailedSync, type OrderRow, type PositionRecord, type PositionRow } from './store/rows.ts';
 
 /** What the engine needs from its durable store (DuckStore implements it). */
@@ -16,9 +17,10 @@ export interface TradeStore {
   loadDeals(): Promise<DealRow[]>;
   loadPositions(): Promise<PositionRow[]>;
   maxRev(): Promise<number>;
-  putOrder(r: OrderRow): Promise<void>;
-  putDeal(r: DealRow): Promise<void>;
-  putPosition(r: PositionRow): Promise<void>;
+  /** Resolves once `r` is durable. The hint only says how it may be batched (see WriteHint). */
+  putOrder(r: OrderRow, hint?: WriteHint): Promise<void>;
+  putDeal(r: DealRow, hint?: WriteHint): Promise<void>;
+  putPosition(r: PositionRow, hint?: WriteHint): Promise<void>;
   putFailedSync(r: FailedSync): Promise<void>;
   deleteFailedSync(id: string): Promise<void>;
   /** Parked rows at start-up, so an order resumes its failed_syncs rounds instead of restarting its backoff. */
@@ -97,6 +99,9 @@ export interface OrderInput {
 
 class Transient extends Error {}
 
+const LAZY: WriteHint = { lazy: true };
+const FRESH: WriteHint = { fresh: true };
+
 const EPS = 1e-9;
 
 function isMultiple(x: number, step: number): boolean {
@@ -120,6 +125,8 @@ export class OrderEngine {
   readonly abort = new AbortController();
   /** Intent → broker send latency samples (ms), for /state and the bench. */
   readonly sendLatency: number[] = [];
+  /** Intent → committed to DuckDB latency samples (ms): the part of `sendLatency` spent on durability. */
+  readonly durableLatency: number[] = [];
 
   constructor(private readonly o: EngineOptions) {
     this.ids = new ClientIdGenerator(o.instanceId, o.clock.now());
@@ -173,13 +180,17 @@ export class OrderEngine {
     return ++this.rev;
   }
 
-  /** Store an order change: DuckDB (awaited when `durable`), then the mirrors. */
-  private save(o: OrderRecord, durable: boolean): Promise<void> {
+  /**
+   * Store an order change: DuckDB (awaited when `durable`), then the mirrors. A change nobody
+   * awaits is written lazily: batched with others so it never holds the connection an intent
+   * waits for. `fresh`: the first row of a new intent (a plain INSERT).
+   */
+  private save(o: OrderRecord, durable: boolean, fresh = false): Promise<void> {
     this.orders.set(o.clientId, o);
     const rev = this.nextRev();
     this.rowRev.set(o.clientId, rev);
     const row = orderRow(o, rev);
-    const p = this.o.duck.putOrder(row);
+    const p = this.o.duck.putOrder(row, durable ? (fresh ? FRESH : undefined) : LAZY);
     for (const m of this.o.mirrors) m.putOrder(row);
     if (durable) return p;
     p.catch((e: unknown) => this.o.log.error({ err: (e as Error).message, clientId: o.clientId }, 'duckdb: order write failed'));
@@ -194,7 +205,7 @@ export class OrderEngine {
     if (e.type === 'send') {
       this.orders.set(n.clientId, n);
       saved = Promise.resolve();
-    } else saved = this.save(n, durable);
+    } else saved = this.save(n, durable, e.type === 'persist');
     if (n.state !== o.state) {
       this.o.events.emit('trade', 'order.state', {
         clientId: n.clientId,
@@ -212,14 +223,14 @@ export class OrderEngine {
     if (this.deals.has(d.deal)) return;
     this.deals.set(d.deal, d);
     const row = dealRow(d, this.nextRev());
-    this.o.duck.putDeal(row).catch((e: unknown) => this.o.log.error({ err: (e as Error).message }, 'duckdb: deal write failed'));
+    this.o.duck.putDeal(row, LAZY).catch((e: unknown) => this.o.log.error({ err: (e as Error).message }, 'duckdb: deal write failed'));
     for (const m of this.o.mirrors) m.putDeal?.(row);
   }
 
   private savePosition(p: PositionRecord): void {
     this.positions.set(p.ticket, p);
     const row = positionRow(p, this.nextRev());
-    this.o.duck.putPosition(row).catch((e: unknown) => this.o.log.error({ err: (e as Error).message }, 'duckdb: position write failed'));
+    this.o.duck.putPosition(row, LAZY).catch((e: unknown) => this.o.log.error({ err: (e as Error).message }, 'duckdb: position write failed'));
     for (const m of this.o.mirrors) m.putPosition(row);
   }
 
@@ -291,6 +302,8 @@ export class OrderEngine {
     }
     const r = this.transition(o, { type: 'persist' }, true);
     await r.saved; // durable before it may leave
+    this.durableLatency.push(this.o.clock.monotonic() - t0);
+    if (this.durableLatency.length > 100_000) this.durableLatency.splice(0, 50_000);
     return this.track(this.drive(clientId, t0));
   }
 
