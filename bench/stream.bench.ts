@@ -11,10 +11,11 @@
  *    and a child that only loads the runtime's heavy clients (10).
  */
 import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { systemClock } from '../core/clock.ts';
 import { parseConfig } from '../core/config/index.ts';
 import { EventBus, type Notifier } from '../core/events.ts';
@@ -41,6 +42,15 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
 }
 const fmt = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : String(x));
+/** Event-loop delay of this process while it streams (ms): how long a ready tick can wait for its turn. */
+function loopDelay() {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  return () => {
+    h.disable();
+    return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
+  };
+}
 function summary(xs: number[]) {
   return { n: xs.length, p50: pct(xs, 50), p90: pct(xs, 90), p99: pct(xs, 99), max: Math.max(...xs) };
 }
@@ -60,6 +70,7 @@ async function consumerRole(): Promise<void> {
   });
   const ports = await c.ready;
   const cpuAtReady = process.cpuUsage();
+  const eld = loopDelay();
   process.send!({ ports });
   process.on('message', async (m: { cmd: string; lastSeq: number; epoch: number }) => {
     if (m.cmd !== 'finish') return;
@@ -70,7 +81,7 @@ async function consumerRole(): Promise<void> {
       intervalMs: 10,
     }).catch(() => undefined);
     const cpu = process.cpuUsage(cpuAtReady);
-    process.send!({ received, samples, missing: c.missingCount(), stats: c.stats(), catchUpMs: performance.now() - t0, cpuUs: cpu.user + cpu.system }, () => {
+    process.send!({ loopDelayMs: eld(), received, samples, missing: c.missingCount(), stats: c.stats(), catchUpMs: performance.now() - t0, cpuUs: cpu.user + cpu.system }, () => {
       void c.stop().then(() => process.exit(0));
     });
   });
@@ -79,19 +90,75 @@ async function consumerRole(): Promise<void> {
 // ---------- feed child (part A) ----------
 async function feedRole(rate: number): Promise<void> {
   const emitAt: [string, number][] = [];
-  const feed = await startFeed({ seed: 1, ticksPerSecond: rate, branching: 0, stepMs: 2, symbols: ['EURUSD', 'GBPUSD', 'USDJPY', 'XAUUSD'] });
+  // A short in-memory record: the feed's record of every tick is for checkers, not part of the stream path,
+  // and two million retained tick objects make the feed's GC pauses show up as stream latency.
+  const feed = await startFeed({ seed: 1, ticksPerSecond: rate, branching: 0, stepMs: 2, symbols: ['EURUSD', 'GBPUSD', 'USDJPY', 'XAUUSD'], recordLimit: 10_000 });
   // Emission time of a sample of ticks (every 10th EURUSD), taken when the batch leaves the generator.
   feed.onTicks((batch) => {
     const t = wallUs();
     for (const k of batch) if (k.stream === 'EURUSD' && k.seq % 10 === 0) emitAt.push([`${k.stream}|${k.epoch}|${k.seq}`, t]);
   });
   const cpuAtReady = process.cpuUsage();
+  const eld = loopDelay();
   process.send!({ feed: { host: feed.host, port: feed.port } });
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd !== 'finish') return;
     const cpu = process.cpuUsage(cpuAtReady);
-    void feed.stop().then(() => process.send!({ emitAt, cpuUs: cpu.user + cpu.system, emitted: feed.stats().emitted }, () => process.exit(0)));
+    void feed.stop().then(() => process.send!({ loopDelayMs: eld(), emitAt, cpuUs: cpu.user + cpu.system, emitted: feed.stats().emitted }, () => process.exit(0)));
   });
+}
+
+// ---------- floor (part A0): the same three processes doing nothing but forwarding ----------
+/** Sends a datagram carrying its send time (wall µs) every `everyMs`, `burst` at a time, like the feed's batches. */
+async function pingerRole(port: number, everyMs: number, burst: number, seconds: number): Promise<void> {
+  const s = createSocket('udp4');
+  const buf = Buffer.alloc(64);
+  const end = performance.now() + seconds * 1000;
+  const tick = () => {
+    if (performance.now() >= end) {
+      s.close();
+      process.send!({ done: true }, () => process.exit(0));
+      return;
+    }
+    for (let i = 0; i < burst; i++) {
+      buf.writeDoubleLE(wallUs(), 0);
+      s.send(buf, port, '127.0.0.1');
+    }
+    systemClock.setTimer(everyMs, tick);
+  };
+  tick();
+}
+/** Receives the forwarded datagrams and reports one-way latency (ms) of each. */
+async function pongerRole(): Promise<void> {
+  const s = createSocket('udp4');
+  const lat: number[] = [];
+  s.on('message', (b) => lat.push((wallUs() - b.readDoubleLE(0)) / 1000));
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  process.send!({ port: s.address().port });
+  process.on('message', () => process.send!({ lat }, () => process.exit(0)));
+}
+/**
+ * The floor under part A on this machine: feed-like child → this process → consumer-like child, both
+ * hops UDP, no work at all besides forwarding. Its tail is scheduler wake-up latency, which no
+ * change to the stream's code can remove.
+ */
+async function partFloor(seconds: number) {
+  const rx = child('ponger');
+  const relay = createSocket('udp4');
+  try {
+    const { port } = await waitFor(() => rx.msgs.find((m) => m.port), { what: 'ponger', timeoutMs: 20_000 });
+    relay.on('message', (b) => relay.send(b, port, '127.0.0.1'));
+    await new Promise<void>((r) => relay.bind(0, '127.0.0.1', () => r()));
+    const tx = child('pinger', [String(relay.address().port), '2', '8', String(seconds)]);
+    await waitFor(() => tx.msgs.find((m) => m.done), { what: 'pinger', timeoutMs: (seconds + 20) * 1000 });
+    await systemClock.sleep(100);
+    rx.p.send({ cmd: 'finish' });
+    const { lat } = await waitFor(() => rx.msgs.find((m) => m.lat), { what: 'ponger report', timeoutMs: 20_000 });
+    return { what: 'child -UDP-> this process -UDP-> child, 8 datagrams every 2 ms, forwarding only', latencyMs: summary(lat as number[]) };
+  } finally {
+    relay.close();
+    rx.p.kill('SIGKILL');
+  }
 }
 
 function child(role: string, extra: string[] = []) {
@@ -104,7 +171,7 @@ function child(role: string, extra: string[] = []) {
 }
 
 // ---------- A ----------
-async function partA(rate: number, seconds: number) {
+async function partA(rate: number, seconds: number, warmupMs: number) {
   const cons = child('consumer');
   const fd = child('feed', [String(rate)]);
   try {
@@ -123,6 +190,7 @@ async function partA(rate: number, seconds: number) {
     await waitFor(() => streamer.status().tcp === 'connected' || undefined, { what: 'tcp', timeoutMs: 5000 });
     let first = 0;
     const cpu0 = process.cpuUsage();
+    const eld = loopDelay();
     const client = await FeedClient.connect({
       host: feed.host,
       port: feed.port,
@@ -131,23 +199,31 @@ async function partA(rate: number, seconds: number) {
         if (!first) first = performance.now();
       },
     });
-    await systemClock.sleep(seconds * 1000);
+    await systemClock.sleep(warmupMs + seconds * 1000);
     await client.stop();
     const elapsed = (performance.now() - first) / 1000;
     const lastSeq = streamer.status().lastSeq;
     const cpuMain = process.cpuUsage(cpu0);
+    const eldMain = eld();
     const sst = streamer.status().stats;
     cons.p.send({ cmd: 'finish', lastSeq, epoch: streamer.epoch });
     fd.p.send({ cmd: 'finish' });
     const rep = await waitFor(() => cons.msgs.find((m) => m.samples), { what: 'consumer report', timeoutMs: 30_000 });
-    const { emitAt, cpuUs: feedCpuUs, emitted } = await waitFor(() => fd.msgs.find((m) => m.emitAt), { what: 'feed report', timeoutMs: 30_000 });
+    const { emitAt, cpuUs: feedCpuUs, emitted, loopDelayMs: eldFeed } = await waitFor(() => fd.msgs.find((m) => m.emitAt), { what: 'feed report', timeoutMs: 30_000 });
     // Join the feed's emission time with the consumer's first arrival (UDP or TCP; history fills excluded).
     const arrival = new Map<string, [number, string]>((rep.samples as [string, number, string][]).map(([k, t, via]) => [k, [t, via]]));
+    // Steady state: ticks emitted in the first warmupMs go to their own figure. That second holds the
+    // JIT compiling the hot path and DuckDB creating the table's first row group, stalls of 50-100 ms
+    // that a long-running stream pays once.
     const lat: number[] = [];
     const latUdp: number[] = [];
+    const latAll: number[] = [];
+    const t0 = (emitAt as [string, number][]).reduce((m, [, t]) => Math.min(m, t), Infinity);
     for (const [k, t] of emitAt as [string, number][]) {
       const at = arrival.get(k);
       if (at === undefined) continue;
+      latAll.push((at[0] - t) / 1000);
+      if (t - t0 < warmupMs * 1000) continue;
       lat.push((at[0] - t) / 1000);
       if (at[1] === 'udp') latUdp.push((at[0] - t) / 1000);
     }
@@ -161,18 +237,33 @@ async function partA(rate: number, seconds: number) {
       throughput: lastSeq / elapsed,
       sentOverUdp: sst.sentUdp,
       sentOverTcp: sst.sentTcp,
+      datagrams: sst.datagrams,
+      ticksPerDatagram: sst.sentUdp / Math.max(1, sst.datagrams),
       switches: sst.switches,
       receivedTotal: rep.received,
       viaHistory: rep.stats.historyTicks,
       missingAfterGapFill: rep.missing,
       catchUpMs: rep.catchUpMs,
+      warmupMs,
       latencyMs: summary(lat),
       latencyMsOfTicksThatCameOverUdp: summary(latUdp),
+      latencyMsIncludingWarmup: summary(latAll),
       // CPU per tick in each process (user+sys), a figure that does not depend on what else runs on the machine.
       cpuUsPerTick: {
         feed: feedCpuUs / emitted,
         streamer: (cpuMain.user + cpuMain.system) / lastSeq,
         consumer: rep.cpuUs / rep.received,
+      },
+      eventLoopDelayMs: { feed: eldFeed, streamer: eldMain, consumer: rep.loopDelayMs },
+      // The streamer's DuckDB history writes (inside cpuUsPerTick.streamer): µs per tick, and the longest flush.
+      historyWrites: {
+        usPerTick: ((history.costs.chunkMs + history.costs.flushMs) * 1000) / Math.max(1, history.costs.rows),
+        chunkUsPerTick: (history.costs.chunkMs * 1000) / Math.max(1, history.costs.rows),
+        flushUsPerTick: (history.costs.flushMs * 1000) / Math.max(1, history.costs.rows),
+        chunks: history.costs.chunks,
+        flushes: history.costs.flushes,
+        maxFlushMs: history.costs.maxFlushMs,
+        maxChunkMs: history.costs.maxChunkMs,
       },
     };
   } finally {
@@ -349,8 +440,10 @@ async function main() {
   const out: Record<string, unknown> = { machine: `${os.cpus().length} cores, Node ${process.version}`, loadAverageAtStart: os.loadavg().map((x) => Number(x.toFixed(2))) };
   // `--only a` runs part A alone (for profiling the stream with --cpu-prof).
   const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  process.stderr.write('A0: the floor: three processes forwarding datagrams...\n');
+  out.floor = await partFloor(quick ? 2 : 4);
   process.stderr.write('A: feed -> streamer -> consumer over UDP...\n');
-  out.streaming = await partA(60_000, quick ? 2 : 4);
+  out.streaming = await partA(60_000, quick ? 2 : 4, 1000);
   if (only === 'a') {
     process.stdout.write(`${JSON.stringify(out, (_k, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(fmt(v)) : v), 2)}\n`);
     return;
@@ -379,6 +472,8 @@ async function main() {
 const ri = process.argv.indexOf('--role');
 if (ri >= 0 && process.argv[ri + 1] === 'consumer') await consumerRole();
 else if (ri >= 0 && process.argv[ri + 1] === 'feed') await feedRole(Number(process.argv[ri + 2]));
+else if (ri >= 0 && process.argv[ri + 1] === 'pinger') await pingerRole(...(process.argv.slice(ri + 2, ri + 6).map(Number) as [number, number, number, number]));
+else if (ri >= 0 && process.argv[ri + 1] === 'ponger') await pongerRole();
 else {
   await main();
   process.exit(0);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { DOUBLE, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
 import { EaChaosError } from '../../core/errors.ts';
 import type { StreamTick, Tick } from './codec.ts';
@@ -13,10 +14,14 @@ export interface DuckDbTickHistoryOptions {
 
 const COLUMNS = 'epoch, seq, symbol, bid, ask, last, volume, time_msc, flags, feed_seq, feed_epoch, stored_at, feed_stream, volume_real';
 
-/** Rows appended (cheap) before the appender is flushed into the table (~0.6 ms + 0.5 µs a row, synchronous). */
-const FLUSH_ROWS = 2048;
 /** DuckDB's vector size: the most rows one data chunk holds. */
 const CHUNK_ROWS = 2048;
+/** Rows per data chunk (one event-loop turn's work, ~0.5 ms). */
+const SLICE_ROWS = 512;
+/** Rows per appender flush into the table (the flush has a fixed cost of ~0.5 ms). */
+const FLUSH_ROWS = 2048;
+/** Rows wait at most this long for a full chunk. */
+const IDLE_DRAIN_MS = 1000;
 /**
  * The chunk's column types. The integer columns travel as DOUBLE (exact to 2^53) and DuckDB casts
  * them to BIGINT on append: a BigInt per value cost more than the cast.
@@ -28,10 +33,10 @@ const newColumns = (): Column[] => CHUNK_TYPES.map(() => []);
 
 /**
  * TickHistory in DuckDB, kept off the publish path: append() only writes the row into
- * column arrays. After the event-loop turn (setImmediate, so after the turn's datagrams
- * are sent) the pending rows go to the Appender as one data chunk, and every FLUSH_ROWS
- * rows the Appender is flushed into the table. Per-value Appender calls cost ~5 µs a
- * row; this costs ~1.5 µs, spread over the gaps between feed batches. Appender work
+ * column arrays. Once 2048 rows are pending (or a second has passed), after the event-loop
+ * turn (setImmediate, so after the turn's datagrams are sent), they go to the Appender as one
+ * data chunk and the Appender is flushed into the table. Per-value Appender calls cost
+ * ~5 µs a row; this costs ~1.5 µs. Appender work
  * and queries never overlap on the connection (the serial queue), because the caller
  * may hand us the runtime's only connection; a query first moves everything pending
  * into the table, so it always sees every appended tick.
@@ -41,11 +46,14 @@ export class DuckDbTickHistory implements TickHistory {
   private pendingRows = 0;
   private unflushed = 0;
   private drainQueued = false;
+  private idleTimer: ReturnType<typeof setTimeout> | undefined;
   private appender: DuckDBAppender | undefined;
   private busy: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Background flushes that failed (their rows are lost to history); the last error is kept. */
   writeErrors = 0;
+  /** Where the write cost goes (ms of the event loop): rows into data chunks, and appender flushes into the table. */
+  readonly costs = { rows: 0, chunks: 0, chunkMs: 0, maxChunkMs: 0, flushes: 0, flushMs: 0, maxFlushMs: 0 };
   lastError: unknown;
 
   private constructor(
@@ -94,17 +102,33 @@ export class DuckDbTickHistory implements TickHistory {
     c[11]![i] = storedAt;
     c[12]![i] = k.stream ?? null;
     c[13]![i] = k.volume_real ?? null;
-    if (!this.drainQueued) {
+    // A chunk and a flush each have a fixed cost, so a chunk per event-loop turn cost ~4 µs a row;
+    // but one chunk and flush of 2048 rows stalls the loop ~5 ms, which ticks arriving meanwhile
+    // wait out. So: a chunk per SLICE_ROWS (< 1 ms, done before the next feed batch arrives), and
+    // the flush, every FLUSH_ROWS, in a turn of its own.
+    if (this.pendingRows >= SLICE_ROWS && !this.drainQueued) {
       this.drainQueued = true;
       setImmediate(this.drain);
+    } else if (this.idleTimer === undefined) {
+      // A slow stream still reaches the table within a second (I/O plumbing, not logic: no Clock).
+      this.idleTimer = setTimeout(this.drain, IDLE_DRAIN_MS);
+      this.idleTimer.unref();
     }
   }
 
   private readonly drain = () => {
     this.drainQueued = false;
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
     void this.serial(async () => {
-      this.moveToAppender();
       if (this.unflushed >= FLUSH_ROWS) this.flushAppender();
+      else {
+        this.moveToAppender();
+        if (this.unflushed >= FLUSH_ROWS && !this.drainQueued) {
+          this.drainQueued = true;
+          setImmediate(this.drain);
+        }
+      }
     }).catch((e: unknown) => {
       this.writeErrors++;
       this.lastError = e;
@@ -116,6 +140,7 @@ export class DuckDbTickHistory implements TickHistory {
     const a = this.appender;
     const n = this.pendingRows;
     if (!a || n === 0) return;
+    const t0 = performance.now();
     const cols = this.cols;
     this.cols = newColumns();
     this.pendingRows = 0;
@@ -124,14 +149,24 @@ export class DuckDbTickHistory implements TickHistory {
       const chunk = DuckDBDataChunk.create(CHUNK_TYPES, to - from);
       chunk.setColumns(from === 0 && to === n ? cols : cols.map((col) => col.slice(from, to)));
       a.appendDataChunk(chunk);
+      this.costs.chunks++;
     }
     this.unflushed += n;
+    this.costs.rows += n;
+    const ms = performance.now() - t0;
+    this.costs.chunkMs += ms;
+    if (ms > this.costs.maxChunkMs) this.costs.maxChunkMs = ms;
   }
 
   private flushAppender(): void {
     if (!this.appender || this.unflushed === 0) return;
     this.unflushed = 0;
+    const t0 = performance.now();
     this.appender.flushSync();
+    const ms = performance.now() - t0;
+    this.costs.flushes++;
+    this.costs.flushMs += ms;
+    if (ms > this.costs.maxFlushMs) this.costs.maxFlushMs = ms;
   }
 
   /** Move every pending row into the table. Inside the serial queue only. */
@@ -197,6 +232,7 @@ export class DuckDbTickHistory implements TickHistory {
   close(): Promise<void> {
     if (this.closed) return this.busy.then(() => undefined);
     this.closed = true;
+    clearTimeout(this.idleTimer);
     return this.serial(async () => {
       this.flushNow();
       this.appender?.closeSync();

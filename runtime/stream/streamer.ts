@@ -54,6 +54,8 @@ export interface TickStreamerStats {
   published: number;
   sentUdp: number;
   sentTcp: number;
+  /** UDP datagrams sent (ticks, pings): sentUdp / datagrams is the batching factor. */
+  datagrams: number;
   /** Ticks not sent when published (streaming stopped or TCP congested); they stay in history. */
   unsent: number;
   resentLatest: number;
@@ -126,6 +128,7 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     published: 0,
     sentUdp: 0,
     sentTcp: 0,
+    datagrams: 0,
     unsent: 0,
     resentLatest: 0,
     udpSendErrors: 0,
@@ -167,9 +170,15 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
   };
 
   const udp: UdpSocket = createSocket('udp4');
+  let lastUdpErrorEventAt = -Infinity;
   udp.on('error', (e) => {
     stats.udpSendErrors++;
-    emit('tick.udp_error', { error: e.message });
+    // At most one event a second: a socket error can repeat for every datagram.
+    const now = clock.monotonic();
+    if (now - lastUdpErrorEventAt >= 1000) {
+      lastUdpErrorEventAt = now;
+      emit('tick.udp_error', { error: e.message, total: stats.udpSendErrors });
+    }
   });
   udp.on('message', (buf) => onFrames(decodeDatagram(buf), 'udp'));
   const ready = new Promise<void>((resolve, reject) => {
@@ -177,6 +186,8 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     udp.bind(0, opts.bindHost ?? '127.0.0.1', () => {
       udp.off('error', reject);
       if (opts.sendBufferSize) udp.setSendBufferSize(opts.sendBufferSize);
+      // Not connect()ed, although that saves ~1 µs a datagram: a connected socket drops datagrams
+      // from anyone but the receiver in the kernel, and garbage sent to the ack port must be counted.
       resolve();
     });
   });
@@ -245,6 +256,7 @@ export function startTickStreamer(opts: TickStreamerOptions): TickStreamer {
     udpQueue = [];
     udpQueued = 0;
     if (stopped) return;
+    stats.datagrams++;
     // Several small frames (a ping after a batch) share one sendmsg as an iovec, without a copy.
     udp.send(frames.length === 1 ? frames[0]! : frames, target.udpPort, target.host, onUdpSent);
   }

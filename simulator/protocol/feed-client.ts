@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { EaChaosError } from '../../core/errors.ts';
-import { LineSplitter } from './lines.ts';
+import { StringDecoder } from 'node:string_decoder';
 import type { FeedHello, Tick } from './types.ts';
 
 export interface FeedClientOptions {
@@ -17,6 +17,8 @@ export interface FeedClientOptions {
   clock?: Clock;
 }
 
+const MAX_LINE_CHARS = 1024 * 1024;
+
 /** Subscribes to the feed's newline-delimited JSON tick stream. */
 export class FeedClient implements AsyncDisposable {
   private closed = false;
@@ -27,11 +29,10 @@ export class FeedClient implements AsyncDisposable {
     private readonly socket: Socket,
     opts: FeedClientOptions,
   ) {
-    const splitter = new LineSplitter(1024 * 1024, (ev) => {
-      if (!('line' in ev)) return;
+    const onLine = (line: string) => {
       let msg: Tick | FeedHello;
       try {
-        msg = JSON.parse(ev.line) as Tick | FeedHello;
+        msg = JSON.parse(line) as Tick | FeedHello;
       } catch {
         // Not something the feed sends; counted rather than thrown into the socket's handler.
         this.badLines++;
@@ -39,9 +40,30 @@ export class FeedClient implements AsyncDisposable {
       }
       if ('hello' in msg) opts.onHello?.(msg.hello);
       else opts.onTick(msg);
-    });
+    };
+    // One string per chunk, not one per line: a feed chunk holds a whole batch of ticks. The
+    // decoder keeps a UTF-8 character cut between chunks whole.
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    let discarding = false;
+    const onData = (c: Buffer) => {
+      const text = rest.length === 0 ? decoder.write(c) : rest + decoder.write(c);
+      let start = 0;
+      for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
+        if (discarding) discarding = false;
+        else if (nl > start) onLine(text.charCodeAt(nl - 1) === 13 ? text.slice(start, nl - 1) : text.slice(start, nl));
+        start = nl + 1;
+      }
+      rest = start === 0 ? text : text.slice(start);
+      // A line longer than this is not the feed's: drop it up to its newline rather than hold it.
+      if (rest.length > MAX_LINE_CHARS) {
+        if (!discarding) this.badLines++;
+        discarding = true;
+        rest = '';
+      }
+    };
     let err: Error | undefined;
-    socket.on('data', (c: Buffer) => splitter.push(c));
+    socket.on('data', onData);
     socket.on('error', (e) => (err = e));
     socket.on('close', () => {
       this.closed = true;
