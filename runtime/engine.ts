@@ -206,7 +206,8 @@ export class OrderEngine {
       this.orders.set(n.clientId, n);
       saved = Promise.resolve();
     } else saved = this.save(n, durable, e.type === 'persist');
-    if (n.state !== o.state) {
+    if (n.state === o.state) return { o: n, saved };
+    const emit = (): void => {
       this.o.events.emit('trade', 'order.state', {
         clientId: n.clientId,
         from: o.state,
@@ -215,7 +216,12 @@ export class OrderEngine {
         retcode: n.retcode,
         ...(n.error ? { error: n.error } : {}),
       });
-    }
+    };
+    // `persisted` is the runtime's promise that the order survives a crash, and the harness counts
+    // it as acceptance: it is announced only once the commit is durable. A SIGKILL before that
+    // loses an intent nobody was told about, which is allowed; after it, the order must survive.
+    if (e.type === 'persist') return { o: n, saved: saved.then(emit) };
+    emit();
     return { o: n, saved };
   }
 

@@ -111,9 +111,10 @@ function setup(store: TradeStore) {
   const clock = new ManualClock(1_000_000);
   const broker = new ScriptedBroker(clock, () => result(10009));
   const committedAtSend: boolean[] = [];
+  const events = new EventBus(clock);
   const engine = new OrderEngine({
     clock,
-    events: new EventBus(clock),
+    events,
     log: silentLogger,
     notifier: { notify: async () => {} },
     broker,
@@ -129,7 +130,7 @@ function setup(store: TradeStore) {
     unknownGraceMs: 500,
     maxRequotes: 3,
   });
-  return { clock, broker, engine, committedAtSend };
+  return { clock, broker, engine, committedAtSend, events };
 }
 
 describe('intent write path', () => {
@@ -173,6 +174,30 @@ describe('intent write path', () => {
     await expect(p).rejects.toThrow('disk full');
     await settle();
     expect(broker.sends).toHaveLength(0);
+    await engine.stop();
+  });
+
+  it('announces `persisted` only once the commit is durable, and never for an intent whose commit failed', async () => {
+    const store = new GatedStore();
+    const { engine, events } = setup(store);
+    await engine.warmSpec('EURUSD');
+    const persisted: string[] = [];
+    events.subscribe((e) => {
+      if (e.type === 'order.state' && e.data?.['to'] === 'persisted') persisted.push(String(e.data['clientId']));
+    });
+    const ok = engine.submit({ symbol: 'EURUSD', side: 'buy', volume: 0.01, price: 1.1 });
+    const bad = engine.submit({ symbol: 'EURUSD', side: 'sell', volume: 0.01, price: 1.1 });
+    await settle();
+    expect(store.held).toHaveLength(2);
+    // The harness counts `persisted` as acceptance: before the commit nothing may claim it.
+    expect(persisted).toEqual([]);
+    store.held[0]!.commit();
+    await settle();
+    expect(persisted).toEqual([store.held[0]!.row.clientId]);
+    store.held[1]!.fail(new Error('disk full'));
+    await expect(bad).rejects.toThrow('disk full');
+    await ok;
+    expect(persisted).toEqual([store.held[0]!.row.clientId]);
     await engine.stop();
   });
 });
