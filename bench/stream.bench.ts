@@ -264,6 +264,8 @@ async function partA(rate: number, seconds: number, warmupMs: number) {
         flushes: history.costs.flushes,
         maxFlushMs: history.costs.maxFlushMs,
         maxChunkMs: history.costs.maxChunkMs,
+        checkpoints: history.costs.checkpoints,
+        checkpointsFailed: history.costs.checkpointsFailed,
       },
     };
   } finally {
