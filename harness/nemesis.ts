@@ -228,7 +228,7 @@ export class Nemesis {
   private async corruptRedisAof(spec: FaultSpec): Promise<ActiveFault> {
     const master = await this.labService('redis-master');
     const replica = master === 'redis-master' ? 'redis-replica' : 'redis-master';
-    const file = (spec.params?.file ?? {}) as { mode?: string; restart?: boolean };
+    const file = (spec.params?.file ?? spec.params ?? {}) as { mode?: string; restart?: boolean };
     const mode = file.mode ?? 'garbage';
     const aofDir = join(this.bed.lab.dir, master, AOF_DIR);
     await Promise.all([this.bed.lab.kill(master, 'SIGKILL'), this.bed.lab.kill(replica, 'SIGKILL')]);
