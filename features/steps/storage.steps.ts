@@ -36,24 +36,13 @@ function failure(r: CheckResult): string {
 }
 
 /**
- * Kill the EA on a quiet order stream. The runtime emits an order's `persisted`
- * event before its DuckDB commit completes, and the checkers count that event as
- * the order being accepted; a SIGKILL inside that few-ms window loses an order the
- * runtime never confirmed nor sent, and fails "no order lost" for reasons that are
- * not the fault under test. So the strategy's quotes are cut first (as quiesce
- * does), the kill waits until no order is between intent and send, and the quotes
- * come back once the restarted EA is ready.
+ * Kill the EA while it trades. The runtime announces `persisted` (what the checkers
+ * count as acceptance) only once the intent's commit is durable, so a kill that lands
+ * inside a commit loses nothing anyone was told about, and one that lands after it
+ * must find the order again after the restart.
  */
-async function killOnQuietOrderStream(world: ChaosWorld, opts: { measure?: [] } = {}): Promise<{ injectedAt: number; resume(): Promise<void> }> {
+async function killWhileTrading(world: ChaosWorld, opts: { measure?: [] } = {}): Promise<{ injectedAt: number; resume(): Promise<void> }> {
   const bed = world.requireBed();
-  await bed.faults.setEnabled('feed', false);
-  await waitFor(
-    async () => {
-      const st = await bed.getJson<{ counts?: Record<string, number> }>(`${bed.runtimeUrl(0)}/state?orders=0`);
-      return (st.counts?.intent ?? 0) + (st.counts?.persisted ?? 0) === 0 ? true : undefined;
-    },
-    { timeoutMs: 5000, intervalMs: 5, what: 'no order between intent and send' },
-  );
   const pid = bed.supervisor!.status()[0]!.pid!;
   world.memo.set('pid', pid);
   const kill = await world.inject({ kind: 'process.kill', target: 'runtime:0', ...(opts.measure ? { measure: opts.measure } : {}) });
@@ -61,7 +50,6 @@ async function killOnQuietOrderStream(world: ChaosWorld, opts: { measure?: [] } 
     injectedAt: kill.record.injectedAt,
     resume: async () => {
       await bed.supervisor!.waitReady(0, { notPid: pid, timeoutMs: 15_000 });
-      await bed.faults.setEnabled('feed', true);
     },
   };
 }
@@ -145,7 +133,7 @@ When('the EA is killed while an order is parked in failed_syncs', async function
   const c = this.config;
   const parked = await bed.waitForEvent((x) => x.type === 'order.parked', { after: active.record.injectedAt, timeoutMs: c.trade.backoffMs.reduce((a, b) => a + b, 0) * c.timeScale + 15_000, what: 'an order parked in failed_syncs' });
   this.memo.set('parkedOrder', parked.data?.clientId);
-  const kill = await killOnQuietOrderStream(this);
+  const kill = await killWhileTrading(this);
   this.memo.set('killedAt', kill.injectedAt);
   await kill.resume();
 });
@@ -237,7 +225,7 @@ When('another process holds the DuckDB file lock while the EA restarts', async f
   };
   // Its interpreter must be up and polling before the kill, or the restart wins the race.
   await waitFor(() => (gone(), out.includes('polling') ? true : undefined), { timeoutMs: 10_000, intervalMs: 2, what: 'the lock holder polling' });
-  const kill = await killOnQuietOrderStream(this, { measure: [] });
+  const kill = await killWhileTrading(this, { measure: [] });
   this.memo.set('resumeQuotes', kill.resume);
   await waitFor(() => (gone(), out.includes('locked') ? true : undefined), { timeoutMs: 12_000, intervalMs: 2, what: 'the second process holding the DuckDB lock' });
 });
@@ -353,7 +341,7 @@ When('the broker times out after executing {int}% of orders, ClickHouse is down 
   // Long enough for orders to end unknown and ClickHouse batches to be parked in failed_syncs.
   await bed.waitForEvent((e) => e.type === 'order.state' && e.data?.to === 'unknown', { after: broker.record.injectedAt, timeoutMs: 15_000, what: 'an order whose answer was lost' });
   await bed.waitForEvent((e) => e.type === 'sync.parked', { after: ch.record.injectedAt, timeoutMs: c.clickhouse.retryIntervalMs * (c.clickhouse.maxRetryAttempts + 2) * c.timeScale + 15_000, what: 'a ClickHouse batch parked' });
-  const kill = await killOnQuietOrderStream(this);
+  const kill = await killWhileTrading(this);
   await kill.resume();
   await broker.heal();
   await ch.heal();
