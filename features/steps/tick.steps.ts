@@ -218,7 +218,7 @@ When(
   },
 );
 
-Then("the consumer filled the gaps from the EA's history over TCP", async function (this: ChaosWorld) {
+Then("the consumer recovered the lost ticks from the EA's history or over TCP", async function (this: ChaosWorld) {
   const bed = this.requireBed();
   const c = bed.consumer!;
   const before = this.memo.get('lossFrom') as { seq: number; history: number };
@@ -226,10 +226,12 @@ Then("the consumer filled the gaps from the EA's history over TCP", async functi
   const dropped = relay.stats?.upstream?.dropped ?? 0;
   // The fault must have bitten, or "nothing lost" proves nothing.
   if (dropped === 0) throw new Error('the UDP relay dropped no datagram, so the loss fault did not apply');
-  await waitFor(() => (c.stats().historyTicks > before.history && c.missingCount() === 0 ? true : undefined), {
-    what: 'the consumer to refill its gaps from history',
+  const f = this.lastFault!;
+  const toTcp = () => bed.events().filter((e) => e.ts >= f.injectedAt && e.type === 'tick.switched' && e.data?.to === 'tcp').length;
+  await waitFor(() => ((c.stats().historyTicks > before.history || toTcp() > 0) && c.missingCount() === 0 ? true : undefined), {
+    what: "the consumer to recover the lost ticks (gap fill from history, or the stream on TCP)",
     timeoutMs: 10_000,
     intervalMs: 20,
   });
-  this.attach(`relay dropped ${dropped} datagrams; ${c.stats().historyTicks - before.history} ticks refilled from history in ${c.stats().historyRequests} requests`, 'text/plain');
+  this.attach(`relay dropped ${dropped} datagrams; ${c.stats().historyTicks - before.history} ticks refilled from history in ${c.stats().historyRequests} requests; ${toTcp()} switches to TCP`, 'text/plain');
 });
