@@ -1,12 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { result, ScriptedBroker, SEED_ENGINE_TUNING } from './fakes.ts';
 import { ManualClock } from '../../../core/clock.ts';
 import { EventBus } from '../../../core/events.ts';
-import { silentLogger } from '../../../core/log.ts';
-import type { BrokerPort } from '../../../runtime/broker.ts';
 import { OrderEngine, type TradeStore } from '../../../runtime/engine.ts';
-import { Wake } from '../../../runtime/policy.ts';
 import type { DealRow, FailedSync, OrderRow, PositionRow } from '../../../runtime/store/rows.ts';
-import type { MqlTradeRequest, MqlTradeResult, SymbolInfo, TradeDeal } from '../../../simulator/protocol/types.ts';
 
 /** A store that outlives an engine, as the DuckDB file outlives a killed process. */
 class DurableMemoryStore implements TradeStore {
@@ -42,57 +39,14 @@ class DurableMemoryStore implements TradeStore {
   }
 }
 
-/** Refuses with 10024 (backoff class) until `accept` is set, then fills. */
-class RefusingBroker implements BrokerPort {
-  readonly wake = new Wake();
-  status: 'up' | 'down' = 'up';
-  accept = false;
-  sends: number[] = [];
-  deals: TradeDeal[] = [];
-  constructor(private readonly clock: ManualClock) {}
-  async orderSend(req: MqlTradeRequest): Promise<MqlTradeResult> {
-    this.sends.push(this.clock.now());
-    const base = { deal: 0, order: 0, volume: 0, price: 0, bid: 1.1, ask: 1.10002, request_id: 1, retcode_external: 0 };
-    if (!this.accept) return { ...base, retcode: 10024, comment: 'too many requests' };
-    const ticket = this.deals.length + 1;
-    this.deals.push({ ticket, order: ticket, time: 0, time_msc: this.clock.now(), type: 0, entry: 0, magic: req.magic ?? 0, reason: 3, position_id: ticket, volume: req.volume ?? 0, price: req.price ?? 0, commission: 0, swap: 0, profit: 0, fee: 0, symbol: req.symbol ?? '', comment: req.comment ?? '', external_id: '' });
-    return { ...base, retcode: 10009, deal: ticket, order: ticket, volume: req.volume ?? 0, price: req.price ?? 0, comment: 'done' };
-  }
-  async historyDeals(f: { comment?: string }) {
-    return this.deals.filter((d) => f.comment === undefined || d.comment === f.comment);
-  }
-  async orders() {
-    return [];
-  }
-  async positions() {
-    return [];
-  }
-  async symbolInfo(): Promise<SymbolInfo> {
-    return { name: 'EURUSD', digits: 5, point: 0.00001, trade_tick_size: 0.00001, trade_contract_size: 100000, volume_min: 0.01, volume_max: 100, volume_step: 0.01, trade_stops_level: 0, trade_freeze_level: 0, trade_mode: 4, trade_exemode: 1, filling_mode: 3, currency_base: 'EUR', currency_profit: 'USD', bid: 1.1, ask: 1.10002, spread: 2, sessions: [] };
-  }
-  async tick() {
-    return { stream: 'EURUSD', seq: 1, epoch: 1, symbol: 'EURUSD', bid: 1.1, ask: 1.10002, last: 0, volume: 0, volume_real: 0, time_msc: 0, flags: 6 };
-  }
-}
-
-function engineOn(clock: ManualClock, broker: RefusingBroker, store: DurableMemoryStore, events: EventBus): OrderEngine {
+function engineOn(clock: ManualClock, broker: ScriptedBroker, store: DurableMemoryStore, events: EventBus): OrderEngine {
   return new OrderEngine({
     clock,
     events,
-    log: silentLogger,
     notifier: { notify: async () => {} },
     broker,
     duck: store,
-    mirrors: [],
-    instanceId: 'unit',
-    magic: 11,
-    backoffMs: [1000, 2000, 4000, 8000, 16000],
-    maxAttempts: 5,
-    failedSyncRetryMs: 30_000,
-    failedSyncMaxAttempts: 5,
-    orderTimeoutMs: 2000,
-    unknownGraceMs: 500,
-    maxRequotes: 3,
+    ...SEED_ENGINE_TUNING,
   });
 }
 
@@ -100,7 +54,7 @@ function engineOn(clock: ManualClock, broker: RefusingBroker, store: DurableMemo
 async function parkOneRoundThenKill() {
   const clock = new ManualClock(1_000_000);
   const t0 = clock.now();
-  const broker = new RefusingBroker(clock);
+  const broker = new ScriptedBroker(clock, () => result(10024, { comment: 'too many requests' }));
   const store = new DurableMemoryStore();
   const first = new EventBus(clock);
   const e1 = engineOn(clock, broker, store, first);
@@ -114,7 +68,7 @@ async function parkOneRoundThenKill() {
 describe('failed_syncs rounds survive a restart (ManualClock)', () => {
   it('persists the rounds done and the next due time before each round', async () => {
     const k = await parkOneRoundThenKill();
-    expect(k.broker.sends.map((t) => t - k.t0)).toEqual([0, 1000, 3000, 7000, 15000, 31000, 61000]);
+    expect(k.broker.sends.map((s) => s.at - k.t0)).toEqual([0, 1000, 3000, 7000, 15000, 31000, 61000]);
     expect(k.rowBeforeKill.attempts).toBe(1);
     expect(JSON.parse(k.rowBeforeKill.payload)).toEqual({ symbol: 'EURUSD', nextDueAt: k.t0 + 91_000 });
     // The stop (like a SIGKILL) leaves the row in place for the next process.
@@ -131,7 +85,7 @@ describe('failed_syncs rounds survive a restart (ManualClock)', () => {
     await k.clock.advance(600);
     await rec;
     await k.clock.runAll();
-    const rel = k.broker.sends.map((t) => t - k.t0);
+    const rel = k.broker.sends.map((s) => s.at - k.t0);
     // Rounds 2-5 at 91, 121, 151, 181 s: five rounds in all, as without the restart.
     expect(rel).toEqual([0, 1000, 3000, 7000, 15000, 31000, 61000, 91000, 121000, 151000, 181000]);
     const mine = events.since(0).filter((e) => e.data?.clientId === k.clientId);
@@ -145,7 +99,7 @@ describe('failed_syncs rounds survive a restart (ManualClock)', () => {
 
   it('the resumed order fills at its due round once the broker accepts, and its row is dropped', async () => {
     const k = await parkOneRoundThenKill();
-    k.broker.accept = true;
+    k.broker.answer = () => result(10009);
     const e2 = engineOn(k.clock, k.broker, k.store, new EventBus(k.clock));
     await e2.load();
     const rec = e2.reconcile({ startup: true });
@@ -154,7 +108,7 @@ describe('failed_syncs rounds survive a restart (ManualClock)', () => {
     await k.clock.advance(28_400); // to 90.5 s: not due yet
     expect(k.broker.sends.length).toBe(7);
     await k.clock.advance(1_000);
-    expect(k.broker.sends.map((t) => t - k.t0).at(-1)).toBe(91_000);
+    expect(k.broker.sends.map((s) => s.at - k.t0).at(-1)).toBe(91_000);
     expect(e2.orders.get(k.clientId)!.state).toBe('filled');
     expect(k.store.failed.size).toBe(0);
     await e2.stop();
