@@ -25,17 +25,18 @@ export const NO_BUSY_POLL: BusyPoll = { kick: () => {}, stop: () => {}, active: 
 
 export function createBusyPoll(windowMicros: number): BusyPoll {
   if (!(windowMicros > 0)) return NO_BUSY_POLL;
-  const windowNs = BigInt(Math.round(windowMicros * 1000));
-  let until = 0n;
+  // performance.now() (a double, µs resolution) rather than hrtime.bigint(): kick runs per forwarded chunk.
+  const windowMs = windowMicros / 1000;
+  let until = 0;
   let immediate: NodeJS.Immediate | undefined;
   let stopped = false;
   const spin = (): void => {
-    immediate = process.hrtime.bigint() < until ? setImmediate(spin) : undefined;
+    immediate = performance.now() < until ? setImmediate(spin) : undefined;
   };
   return {
     kick: () => {
       if (stopped) return;
-      until = process.hrtime.bigint() + windowNs;
+      until = performance.now() + windowMs;
       if (!immediate) immediate = setImmediate(spin);
     },
     stop: () => {

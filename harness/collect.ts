@@ -89,6 +89,11 @@ export async function streamedTicks(file: string, table = 'stream_ticks'): Promi
   }
 }
 
+/** The testbed's collected events as the history records them: the emitting source becomes the instance. */
+function historyEvents(bed: Testbed): RuntimeEvent[] {
+  return bed.events().map(({ source, pid, receivedAt, ...e }) => ({ ...e, instance: e.instance ?? source })) as RuntimeEvent[];
+}
+
 /** The part of a history that says how orders ended: what the order checkers read. */
 export type Outcomes = Pick<RunHistory, 'magic' | 'ledger' | 'orders' | 'positions'>;
 
@@ -119,7 +124,7 @@ export async function readOutcomes(bed: Testbed): Promise<Outcomes> {
   } catch {
     ledger = null;
   }
-  const events = bed.events().map(({ source, pid, receivedAt, ...e }) => ({ ...e, instance: e.instance ?? source })) as RuntimeEvent[];
+  const events = historyEvents(bed);
   return {
     magic: Array.from({ length: n }, (_, i) => bed.magicFor(i)),
     ledger,
@@ -149,7 +154,7 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
     if (emitted) ticks = { emitted: toTickRecords(emitted).records, received: toTickRecords(bed.consumer.record().ticks.map((r) => r.tick)).records };
   }
   const stores = { takenAt, syncDeadlineMs, redis, duckdb, clickhouse };
-  const events = bed.events().map(({ source, pid, receivedAt, ...e }) => ({ ...e, instance: e.instance ?? source })) as RuntimeEvent[];
+  const events = historyEvents(bed);
   const doc = {
     schema: 'ea-chaos/history@1',
     runId: o.runId,
@@ -173,7 +178,7 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
     events,
     magic: outcomes.magic,
     ledger: outcomes.ledger,
-    orders: { intents: intentsFromEvents(events), final: outcomes.orders?.final ?? null },
+    orders: outcomes.orders,
     positions: outcomes.positions,
     ticks,
     stores,

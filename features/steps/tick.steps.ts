@@ -205,7 +205,7 @@ When(
       target: 'tick-udp',
       params: { upstream: { loss: lossPct / 100, duplicate: 0.05, reorder: 0.1, reorder_window: 4 } },
     });
-    this.memo.set('lossFrom', { seq: from, history: bed.consumer!.stats().historyTicks });
+    this.memo.set('historyBeforeLoss', bed.consumer!.stats().historyTicks);
     try {
       await waitFor(async () => ((await streamState(bed)).lastSeq >= from + ticks ? true : undefined), {
         what: `${ticks} ticks sent through the lossy relay`,
@@ -221,17 +221,17 @@ When(
 Then("the consumer recovered the lost ticks from the EA's history or over TCP", async function (this: ChaosWorld) {
   const bed = this.requireBed();
   const c = bed.consumer!;
-  const before = this.memo.get('lossFrom') as { seq: number; history: number };
+  const historyBefore = this.memo.get('historyBeforeLoss') as number;
   const relay = await bed.faults.getUdpRelay('tick-udp');
   const dropped = relay.stats?.upstream?.dropped ?? 0;
   // The fault must have bitten, or "nothing lost" proves nothing.
   if (dropped === 0) throw new Error('the UDP relay dropped no datagram, so the loss fault did not apply');
   const f = this.lastFault!;
   const toTcp = () => bed.events().filter((e) => e.ts >= f.injectedAt && e.type === 'tick.switched' && e.data?.to === 'tcp').length;
-  await waitFor(() => ((c.stats().historyTicks > before.history || toTcp() > 0) && c.missingCount() === 0 ? true : undefined), {
+  await waitFor(() => ((c.stats().historyTicks > historyBefore || toTcp() > 0) && c.missingCount() === 0 ? true : undefined), {
     what: "the consumer to recover the lost ticks (gap fill from history, or the stream on TCP)",
     timeoutMs: 10_000,
     intervalMs: 20,
   });
-  this.attach(`relay dropped ${dropped} datagrams; ${c.stats().historyTicks - before.history} ticks refilled from history in ${c.stats().historyRequests} requests; ${toTcp()} switches to TCP`, 'text/plain');
+  this.attach(`relay dropped ${dropped} datagrams; ${c.stats().historyTicks - historyBefore} ticks refilled from history in ${c.stats().historyRequests} requests; ${toTcp()} switches to TCP`, 'text/plain');
 });
