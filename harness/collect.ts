@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { platform, release, cpus } from 'node:os';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { RuntimeEvent } from '../core/events.ts';
@@ -8,6 +9,7 @@ import type { ResolvedSchedule } from './scenario/index.ts';
 import { waitFor } from '../core/wait.ts';
 import { clickhouseOrders, duckdbOrders, redisOrders } from './stores.ts';
 import type { Testbed } from './testbed/testbed.ts';
+import { tickHistoryPath } from '../runtime/stream/history-thread.ts';
 
 export interface CollectOptions {
   runId: string;
@@ -60,8 +62,8 @@ async function settleConsumer(bed: Testbed, timeoutMs = 10_000): Promise<void> {
 
 /**
  * What the runtime's streamer published: every tick goes into its DuckDB
- * history before it is sent, so the file (read once the runtime has let go of
- * it) is the sender's own record, across restarts and epochs. Ticks carry the
+ * history (`<dataDir>/<id>.ticks.duckdb`, written by its history worker) before
+ * it is sent, so the file (read once the runtime has let go of it) is the sender's own record, across restarts and epochs. Ticks carry the
  * feed's identity, the same key the consumer's record has.
  */
 export async function streamedTicks(file: string, table = 'stream_ticks'): Promise<TickLike[] | null> {
@@ -150,7 +152,7 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
   const duckdb = await duckdbOrders(instances.map((i) => bed.duckdbFile(i)));
   let ticks: RunHistory['ticks'] = null;
   if (bed.consumer && n > 0) {
-    const emitted = await streamedTicks(bed.duckdbFile('ea-0'));
+    const emitted = await streamedTicks(tickHistoryPath(dirname(bed.duckdbFile('ea-0')), 'ea-0'));
     if (emitted) ticks = { emitted: toTickRecords(emitted).records, received: toTickRecords(bed.consumer.record().ticks.map((r) => r.tick)).records };
   }
   const stores = { takenAt, syncDeadlineMs, redis, duckdb, clickhouse };

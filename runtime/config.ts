@@ -58,7 +58,12 @@ export const RuntimeSectionSchema = z.strictObject({
       streamId: z.string().min(1).max(64).optional(),
       history: z
         .strictObject({
-          /** DuckDB table of the tick history, in the runtime's own database file. */
+          /**
+           * DuckDB file of the tick history, relative to dataDir (default `<instanceId>.ticks.duckdb`): its own
+           * file, written by a worker thread, never the order store's (a DuckDB instance is per thread).
+           */
+          file: z.string().min(1).optional(),
+          /** DuckDB table of the tick history, in that file. */
           table: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a SQL identifier').default('stream_ticks'),
           /** Largest history answer, in ticks. */
           maxTicks: z.number().int().min(1).max(10_000_000).default(100_000),

@@ -17,7 +17,7 @@ import { DuckStore } from './store/duckdb.ts';
 import { RedisState } from './store/redis.ts';
 import { SeededStrategy } from './strategy.ts';
 import type { TickStreamer } from './stream/streamer.ts';
-import type { DuckDbTickHistory } from './stream/history-duckdb.ts';
+import type { WorkerTickHistory } from './stream/history-thread.ts';
 
 export { RuntimeConfigSchema, parseRuntimeConfig, loadRuntimeConfig, type RuntimeConfig, type RuntimeConfigInput } from './config.ts';
 export type { OrderRecord, OrderState } from './order-state.ts';
@@ -121,8 +121,7 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
   let strategy: SeededStrategy | undefined;
   let reconciler: Periodic | undefined;
   let streamer: TickStreamer | undefined;
-  let tickHistory: DuckDbTickHistory | undefined;
-  let tickConn: { closeSync(): void } | undefined;
+  let tickHistory: WorkerTickHistory | undefined;
 
   const control = new ControlServer({
     host: rc.control.host,
@@ -171,13 +170,8 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
         strategy?.stop();
         await quotes?.stop().catch(() => {});
         await streamer?.stop().catch(() => {});
-        // Before DuckDB closes: the history shares its instance and flushes its last rows here.
+        // The history worker flushes its last rows into its own file and ends (failures go through onError).
         await tickHistory?.close().catch(() => {});
-        try {
-          tickConn?.closeSync();
-        } catch {
-          /* already closed */
-        }
         await reconciler?.stop();
         await engine?.stop();
         await redis?.stop().catch(() => {});
@@ -261,11 +255,16 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
     }
     if (rc.stream) {
       // Loaded only when configured: the warm standby imports this module, and most runtimes do not stream.
-      const [{ startTickStreamer }, { DuckDbTickHistory }] = await Promise.all([import('./stream/streamer.ts'), import('./stream/history-duckdb.ts')]);
-      // Its own connection on the runtime's DuckDB instance (one file; history queries do not queue behind order writes).
-      const conn = await duck.instance.connect();
-      tickConn = conn;
-      tickHistory = await DuckDbTickHistory.open({ connection: conn, table: rc.stream.history.table });
+      const [{ startTickStreamer }, { WorkerTickHistory, tickHistoryPath }] = await Promise.all([import('./stream/streamer.ts'), import('./stream/history-thread.ts')]);
+      // A worker thread with its own file: DuckDB flushes (ms each) stay off the thread that forwards ticks.
+      tickHistory = await WorkerTickHistory.open({
+        path: tickHistoryPath(rc.dataDir, rc.instanceId, rc.stream.history.file),
+        table: rc.stream.history.table,
+        onError: (f) => {
+          events.emit('tick', 'tick.history_failed', { ...f });
+          log.error({ kind: f.kind, rowsLost: f.rowsLost, err: f.message }, 'tick history: %s', f.message);
+        },
+      });
       streamer = startTickStreamer({
         clock,
         random: random.fork('stream'),

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { DOUBLE, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
 import { EaChaosError } from '../../core/errors.ts';
-import type { StreamTick, Tick } from './codec.ts';
+import type { StreamTick } from './codec.ts';
 import type { TickHistory } from './history.ts';
+import { ROW, unpackTicks, type PackedTicks } from './history-packed.ts';
 
 export interface DuckDbTickHistoryOptions {
   /** A connection owned by the caller (the runtime owns its DuckDB file); not closed by close(). */
@@ -10,15 +11,25 @@ export interface DuckDbTickHistoryOptions {
   /** Used when no connection is given: a file path, or ':memory:'. */
   path?: string;
   table?: string;
+  /** Rows per data chunk (default 512: one event-loop turn's work, < 1 ms; a worker thread can take 2048). */
+  sliceRows?: number;
+  /** Rows per appender flush into the table (default 2048). */
+  flushRows?: number;
+  /** DuckDB worker threads, when the history opens its own instance. */
+  threads?: number;
+  /** Called for every background write that failed (its rows are lost to history). */
+  onWriteError?: (error: unknown, rows: number) => void;
 }
 
-const COLUMNS = 'epoch, seq, symbol, bid, ask, last, volume, time_msc, flags, feed_seq, feed_epoch, stored_at, feed_stream, volume_real';
+/** The table's columns in the packed row order (history-packed.ts), integers as DOUBLE so that no BigInt is made. */
+const SELECT_PACKED =
+  'epoch::DOUBLE, seq::DOUBLE, symbol, bid, ask, last, volume, time_msc::DOUBLE, flags::DOUBLE, feed_seq::DOUBLE, feed_epoch::DOUBLE, stored_at::DOUBLE, feed_stream, volume_real';
 
 /** DuckDB's vector size: the most rows one data chunk holds. */
 const CHUNK_ROWS = 2048;
-/** Rows per data chunk (one event-loop turn's work, ~0.5 ms). */
+/** Rows per data chunk by default (one event-loop turn's work, ~0.5 ms). */
 const SLICE_ROWS = 512;
-/** Rows per appender flush into the table (the flush has a fixed cost of ~0.5 ms). */
+/** Rows per appender flush into the table by default (the flush has a fixed cost of ~0.5 ms). */
 const FLUSH_ROWS = 2048;
 /** Rows between explicit (asynchronous) checkpoints, ~4 MB of WAL: well below DuckDB's 16 MB automatic one. */
 const CHECKPOINT_ROWS = 16_384;
@@ -56,14 +67,23 @@ export class DuckDbTickHistory implements TickHistory {
   /** Background flushes that failed (their rows are lost to history); the last error is kept. */
   writeErrors = 0;
   /** Where the write cost goes (ms of the event loop): rows into data chunks, and appender flushes into the table. */
-  readonly costs = { rows: 0, chunks: 0, chunkMs: 0, maxChunkMs: 0, flushes: 0, flushMs: 0, maxFlushMs: 0, checkpoints: 0, checkpointWallMs: 0, checkpointsFailed: 0 };
+  readonly costs = { rows: 0, flushedRows: 0, chunks: 0, chunkMs: 0, maxChunkMs: 0, flushes: 0, flushMs: 0, maxFlushMs: 0, checkpoints: 0, checkpointWallMs: 0, checkpointsFailed: 0 };
   lastError: unknown;
+
+  private readonly sliceRows: number;
+  private readonly flushRows: number;
+  private readonly onWriteError: ((error: unknown, rows: number) => void) | undefined;
 
   private constructor(
     private readonly conn: DuckDBConnection,
     private readonly owned: { instance?: DuckDBInstance; conn: boolean },
     private readonly table: string,
-  ) {}
+    opts: DuckDbTickHistoryOptions,
+  ) {
+    this.sliceRows = Math.max(1, Math.min(CHUNK_ROWS, opts.sliceRows ?? SLICE_ROWS));
+    this.flushRows = Math.max(1, opts.flushRows ?? FLUSH_ROWS);
+    this.onWriteError = opts.onWriteError;
+  }
 
   static async open(opts: DuckDbTickHistoryOptions = {}): Promise<DuckDbTickHistory> {
     const table = opts.table ?? 'stream_ticks';
@@ -72,7 +92,7 @@ export class DuckDbTickHistory implements TickHistory {
     let instance: DuckDBInstance | undefined;
     try {
       if (!conn) {
-        instance = await DuckDBInstance.create(opts.path ?? ':memory:');
+        instance = await DuckDBInstance.create(opts.path ?? ':memory:', opts.threads ? { threads: String(opts.threads) } : {});
         conn = await DuckDBConnection.create(instance);
       }
       await conn.run(
@@ -81,7 +101,7 @@ export class DuckDbTickHistory implements TickHistory {
     } catch (e) {
       throw new EaChaosError('E_TICK_HISTORY', `cannot open tick history in DuckDB: ${(e as Error).message}`, { cause: e });
     }
-    const h = new DuckDbTickHistory(conn, { instance, conn: !opts.connection }, table);
+    const h = new DuckDbTickHistory(conn, { instance, conn: !opts.connection }, table, opts);
     h.appender = await conn.createAppender(table);
     return h;
   }
@@ -105,11 +125,42 @@ export class DuckDbTickHistory implements TickHistory {
     c[11]![i] = storedAt;
     c[12]![i] = k.stream ?? null;
     c[13]![i] = k.volume_real ?? null;
+    this.schedule();
+  }
+
+  /** Rows packed by TickPacker (the history worker's input); `dict` resolves their string ids. */
+  appendPacked(rows: Float64Array, n: number, dict: readonly string[]): void {
+    if (this.closed) return;
+    const c = this.cols;
+    for (let r = 0; r < n; r++) {
+      const o = r * ROW;
+      const i = this.pendingRows++;
+      c[0]![i] = rows[o]!;
+      c[1]![i] = rows[o + 1]!;
+      c[2]![i] = dict[rows[o + 2]!]!;
+      c[3]![i] = rows[o + 3]!;
+      c[4]![i] = rows[o + 4]!;
+      c[5]![i] = rows[o + 5]!;
+      c[6]![i] = rows[o + 6]!;
+      c[7]![i] = rows[o + 7]!;
+      c[8]![i] = rows[o + 8]!;
+      c[9]![i] = rows[o + 9]!;
+      c[10]![i] = rows[o + 10]!;
+      c[11]![i] = rows[o + 11]!;
+      const stream = rows[o + 12]!;
+      c[12]![i] = stream < 0 ? null : dict[stream]!;
+      const vr = rows[o + 13]!;
+      c[13]![i] = Number.isNaN(vr) ? null : vr;
+    }
+    this.schedule();
+  }
+
+  private schedule(): void {
     // A chunk and a flush each have a fixed cost, so a chunk per event-loop turn cost ~4 µs a row;
     // but one chunk and flush of 2048 rows stalls the loop ~5 ms, which ticks arriving meanwhile
     // wait out. So: a chunk per SLICE_ROWS (< 1 ms, done before the next feed batch arrives), and
     // the flush, every FLUSH_ROWS, in a turn of its own.
-    if (this.pendingRows >= SLICE_ROWS && !this.drainQueued) {
+    if (this.pendingRows >= this.sliceRows && !this.drainQueued) {
       this.drainQueued = true;
       setImmediate(this.drain);
     } else if (this.idleTimer === undefined) {
@@ -124,12 +175,12 @@ export class DuckDbTickHistory implements TickHistory {
     clearTimeout(this.idleTimer);
     this.idleTimer = undefined;
     void this.serial(async () => {
-      if (this.unflushed >= FLUSH_ROWS) {
+      if (this.unflushed >= this.flushRows) {
         this.flushAppender();
         if (this.sinceCheckpoint >= CHECKPOINT_ROWS) await this.checkpoint();
       } else {
         this.moveToAppender();
-        if (this.unflushed >= FLUSH_ROWS && !this.drainQueued) {
+        if ((this.unflushed >= this.flushRows || this.pendingRows >= this.sliceRows) && !this.drainQueued) {
           this.drainQueued = true;
           setImmediate(this.drain);
         }
@@ -137,8 +188,16 @@ export class DuckDbTickHistory implements TickHistory {
     }).catch((e: unknown) => {
       this.writeErrors++;
       this.lastError = e;
+      this.onWriteError?.(e, this.lostRows());
     });
   };
+
+  /** Rows a failed write took with it: whatever had not reached the table yet. */
+  private lostRows(): number {
+    const n = this.unflushed;
+    this.unflushed = 0;
+    return n;
+  }
 
   /** Pending rows → data chunks in the Appender (not yet in the table). Inside the serial queue only. */
   private moveToAppender(): void {
@@ -149,6 +208,7 @@ export class DuckDbTickHistory implements TickHistory {
     const cols = this.cols;
     this.cols = newColumns();
     this.pendingRows = 0;
+    this.unflushed += n;
     for (let from = 0; from < n; from += CHUNK_ROWS) {
       const to = Math.min(n, from + CHUNK_ROWS);
       const chunk = DuckDBDataChunk.create(CHUNK_TYPES, to - from);
@@ -156,7 +216,6 @@ export class DuckDbTickHistory implements TickHistory {
       a.appendDataChunk(chunk);
       this.costs.chunks++;
     }
-    this.unflushed += n;
     this.costs.rows += n;
     const ms = performance.now() - t0;
     this.costs.chunkMs += ms;
@@ -165,10 +224,11 @@ export class DuckDbTickHistory implements TickHistory {
 
   private flushAppender(): void {
     if (!this.appender || this.unflushed === 0) return;
-    this.sinceCheckpoint += this.unflushed;
-    this.unflushed = 0;
     const t0 = performance.now();
     this.appender.flushSync();
+    this.sinceCheckpoint += this.unflushed;
+    this.costs.flushedRows += this.unflushed;
+    this.unflushed = 0;
     const ms = performance.now() - t0;
     this.costs.flushes++;
     this.costs.flushMs += ms;
@@ -210,39 +270,51 @@ export class DuckDbTickHistory implements TickHistory {
     return this.serial(async () => this.flushNow());
   }
 
-  private query(where: string, values: (number | bigint)[], limit: number): Promise<StreamTick[]> {
+  /**
+   * A range of one epoch, by seq or by time_msc (inclusive), ordered by seq, as packed rows whose
+   * `strs` is the whole dictionary they use: the form a history worker sends its answers in.
+   */
+  queryPacked(by: 'seq' | 'time', epoch: number, from: number, to: number, limit: number): Promise<PackedTicks> {
+    const where = by === 'seq' ? 'epoch = $1 AND seq >= $2 AND seq <= $3' : 'epoch = $1 AND time_msc >= $2 AND time_msc <= $3';
     return this.serial(async () => {
       this.flushNow();
       const reader = await this.conn.runAndReadAll(
-        `SELECT ${COLUMNS} FROM ${this.table} WHERE ${where} ORDER BY seq LIMIT ${Math.max(0, Math.floor(limit))}`,
-        values.map((v) => BigInt(v)),
+        `SELECT ${SELECT_PACKED} FROM ${this.table} WHERE ${where} ORDER BY seq LIMIT ${Math.max(0, Math.floor(limit))}`,
+        [BigInt(epoch), BigInt(from), BigInt(to)],
       );
-      return reader.getRowsJS().map((r) => {
-        const num = (v: unknown) => Number(v as number | bigint);
-        const tick: Tick = {
-          symbol: String(r[2]),
-          bid: num(r[3]),
-          ask: num(r[4]),
-          last: num(r[5]),
-          volume: num(r[6]),
-          time_msc: num(r[7]),
-          flags: num(r[8]),
-        };
-        if (num(r[9]) >= 0) tick.seq = num(r[9]);
-        if (num(r[10]) >= 0) tick.epoch = num(r[10]);
-        if (r[12] !== null) tick.stream = String(r[12]);
-        if (r[13] !== null) tick.volume_real = num(r[13]);
-        return { epoch: num(r[0]), seq: num(r[1]), tick };
-      });
+      const cols = reader.getColumnsJS() as (number | string | null)[][];
+      const n = reader.currentRowCount;
+      const rows = new Float64Array(n * ROW);
+      const ids = new Map<string, number>();
+      const strs: string[] = [];
+      const id = (s: string) => {
+        let i = ids.get(s);
+        if (i === undefined) {
+          i = strs.length;
+          ids.set(s, i);
+          strs.push(s);
+        }
+        return i;
+      };
+      for (let c = 0; c < ROW; c++) {
+        const col = cols[c]!;
+        for (let r = 0; r < n; r++) {
+          const v = col[r];
+          rows[r * ROW + c] = c === 2 ? id(String(v)) : c === 12 ? (v === null ? -1 : id(String(v))) : c === 13 && v === null ? NaN : Number(v);
+        }
+      }
+      return { rows, n, strs };
     });
   }
 
-  bySeq(epoch: number, fromSeq: number, toSeq: number, limit: number): Promise<StreamTick[]> {
-    return this.query('epoch = $1 AND seq >= $2 AND seq <= $3', [epoch, fromSeq, toSeq], limit);
+  async bySeq(epoch: number, fromSeq: number, toSeq: number, limit: number): Promise<StreamTick[]> {
+    const p = await this.queryPacked('seq', epoch, fromSeq, toSeq, limit);
+    return unpackTicks(p.rows, p.n, p.strs);
   }
 
-  byTime(epoch: number, fromMs: number, toMs: number, limit: number): Promise<StreamTick[]> {
-    return this.query('epoch = $1 AND time_msc >= $2 AND time_msc <= $3', [epoch, fromMs, toMs], limit);
+  async byTime(epoch: number, fromMs: number, toMs: number, limit: number): Promise<StreamTick[]> {
+    const p = await this.queryPacked('time', epoch, fromMs, toMs, limit);
+    return unpackTicks(p.rows, p.n, p.strs);
   }
 
   prune(beforeMs: number): Promise<number> {

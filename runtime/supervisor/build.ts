@@ -12,7 +12,16 @@ export interface BuildResult {
 interface Stamp {
   entry: string;
   inputs: Record<string, { mtimeMs: number; size: number }>;
+  /** Worker bundles built next to the output (see WORKERS). */
+  workers?: string[];
 }
+
+/**
+ * Worker threads a bundle starts by file: when a bundle includes `importer`, `entry` is bundled
+ * too, as `outName` next to it (the importer looks for it there). A bundle has one file per entry,
+ * so a worker cannot come from the same file.
+ */
+const WORKERS = [{ importer: 'runtime/stream/history-thread.ts', entry: 'runtime/stream/history-worker.ts', outName: 'tick-history-worker.js' }];
 
 function unchanged(stampFile: string, outfile: string, entry: string): boolean {
   if (!existsSync(outfile) || !existsSync(stampFile)) return false;
@@ -23,6 +32,7 @@ function unchanged(stampFile: string, outfile: string, entry: string): boolean {
     return false;
   }
   if (stamp.entry !== entry) return false;
+  if (stamp.workers?.some((w) => !existsSync(w))) return false;
   for (const [file, was] of Object.entries(stamp.inputs)) {
     try {
       const st = statSync(file);
@@ -47,32 +57,43 @@ export async function ensureBuilt(opts: { entry: string; outfile: string; force?
   const t0 = performance.now();
   if (!opts.force && unchanged(stampFile, outfile, entry)) return { outfile, rebuilt: false, ms: performance.now() - t0 };
   mkdirSync(dirname(outfile), { recursive: true });
-  let metafile;
-  try {
-    const { build } = await import('esbuild');
-    const r = await build({
-      entryPoints: [entry],
-      outfile,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      packages: 'external',
-      sourcemap: true,
-      metafile: true,
-      logLevel: 'silent',
-    });
-    metafile = r.metafile;
-  } catch (e) {
-    throw new EaChaosError('E_BUILD', `cannot bundle ${opts.entry}: ${(e as Error).message}`, { cause: e });
-  }
   const inputs: Stamp['inputs'] = {};
-  for (const rel of Object.keys(metafile.inputs)) {
-    const file = resolve(rel);
-    const st = statSync(file);
-    inputs[file] = { mtimeMs: st.mtimeMs, size: st.size };
+  const workers: string[] = [];
+  const bundle = async (entryFile: string, out: string) => {
+    let metafile;
+    try {
+      const { build } = await import('esbuild');
+      const r = await build({
+        entryPoints: [entryFile],
+        outfile: out,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        packages: 'external',
+        sourcemap: true,
+        metafile: true,
+        logLevel: 'silent',
+      });
+      metafile = r.metafile;
+    } catch (e) {
+      throw new EaChaosError('E_BUILD', `cannot bundle ${entryFile}: ${(e as Error).message}`, { cause: e });
+    }
+    const files = Object.keys(metafile.inputs).map((rel) => resolve(rel));
+    for (const file of files) {
+      const st = statSync(file);
+      inputs[file] = { mtimeMs: st.mtimeMs, size: st.size };
+    }
+    return files;
+  };
+  const files = await bundle(entry, outfile);
+  for (const w of WORKERS) {
+    if (!files.includes(join(REPO_ROOT, w.importer))) continue;
+    const out = join(dirname(outfile), w.outName);
+    await bundle(join(REPO_ROOT, w.entry), out);
+    workers.push(out);
   }
-  writeFileSync(stampFile, JSON.stringify({ entry, inputs } satisfies Stamp));
+  writeFileSync(stampFile, JSON.stringify({ entry, inputs, workers } satisfies Stamp));
   return { outfile, rebuilt: true, ms: performance.now() - t0 };
 }
 

@@ -5,6 +5,8 @@ import { parseRuntimeConfig, startRuntime, type RuntimeHandle } from '../../../r
 import { systemClock } from '../../../core/clock.ts';
 import { silentLogger } from '../../../core/log.ts';
 import { waitFor } from '../../../core/wait.ts';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { tickHistoryPath } from '../../../runtime/stream/history-thread.ts';
 import { getJson, tempDir, testConfig } from './helpers.ts';
 
 let feed: FeedHandle | undefined;
@@ -64,17 +66,33 @@ describe('runtime with a stream section', () => {
     expect(r.unknownCount).toBe(0);
   });
 
-  it('serves history over TCP from the DuckDB file the runtime owns', async () => {
+  it('serves history over TCP from its own DuckDB file, which holds every published tick once the runtime stops', async () => {
     const s = rt!.streamer!;
     const ans = await consumer!.requestHistory({ epoch: s.epoch, fromSeq: 1, toSeq: 50 });
     expect(ans.end.status).toBe('ok');
     expect(ans.ticks.map((t) => t.seq)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
-    const conn = await rt!.duck.instance.connect();
+    // The order store's file does not hold ticks: the history worker has a file of its own.
+    const orders = await rt!.duck.instance.connect();
     try {
-      const rows = await conn.runAndReadAll('SELECT count(*) FROM stream_ticks');
-      expect(Number(rows.getRowsJS()[0]![0])).toBeGreaterThan(0);
+      const t = await orders.runAndReadAll("SELECT count(*) FROM information_schema.tables WHERE table_name = 'stream_ticks'");
+      expect(Number(t.getRowsJS()[0]![0])).toBe(0);
+    } finally {
+      orders.closeSync();
+    }
+    // Opened only after stop: a second DuckDB instance on a file another thread has open is unsafe.
+    await rt!.stop();
+    const file = tickHistoryPath(tmp.dir, 'rt1');
+    const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+    const conn = await db.connect();
+    try {
+      const rows = await conn.runAndReadAll('SELECT count(*), min(seq), max(seq), count(DISTINCT seq) FROM stream_ticks WHERE epoch = $1', [BigInt(s.epoch)]);
+      const [count, min, max, distinct] = rows.getRowsJS()[0]!.map(Number);
+      expect(count).toBeGreaterThanOrEqual(200);
+      expect([min, max, distinct]).toEqual([1, count, count]);
+      expect(max).toBe(s.status().lastSeq);
     } finally {
       conn.closeSync();
+      db.closeSync();
     }
   });
 });

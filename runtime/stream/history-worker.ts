@@ -1,0 +1,86 @@
+/**
+ * The tick-history worker thread (started by history-thread.ts, never imported by it): owns its
+ * own DuckDB file and does every history write and read there, so that building data chunks and
+ * flushing the appender (up to several ms each) never block the streamer's event loop.
+ *
+ * Messages in order: rows are appended before a later query runs, so a query sees every tick the
+ * main thread posted before it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { DuckDbTickHistory } from './history-duckdb.ts';
+import type { FromWorker, ToWorker, WorkerInit } from './history-thread.ts';
+
+const port = parentPort;
+if (!port) throw new Error('history-worker.ts runs as a worker thread only');
+const init = workerData as WorkerInit;
+const post = (m: FromWorker, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
+const errorOf = (e: unknown) => ({ message: e instanceof Error ? e.message : String(e), code: (e as { code?: string })?.code });
+
+const dict: string[] = [];
+// Queued until open() settles: the main thread may post rows before the file is open.
+const early: ToWorker[] = [];
+let history: DuckDbTickHistory | undefined;
+let onMessage = (m: ToWorker) => void early.push(m);
+port.on('message', (m: ToWorker) => onMessage(m));
+
+try {
+  history = await DuckDbTickHistory.open({
+    path: init.path,
+    table: init.table,
+    // Off the streamer's thread, a chunk per DuckDB vector (2048 rows) costs least per row.
+    sliceRows: 2048,
+    flushRows: 2048,
+    threads: 1,
+    onWriteError: (e, rows) => post({ t: 'write_error', error: errorOf(e), rows }),
+  });
+} catch (e) {
+  post({ t: 'open_failed', error: errorOf(e) });
+  port.close();
+}
+
+if (history) {
+  const h = history;
+  const reply = async (id: number, fn: () => Promise<unknown>) => {
+    try {
+      const value = await fn();
+      if (value && typeof value === 'object' && 'rows' in value && (value as { rows: unknown }).rows instanceof Float64Array) {
+        const rows = (value as { rows: Float64Array }).rows;
+        post({ t: 'reply', id, ok: true, value }, [rows.buffer as ArrayBuffer]);
+      } else post({ t: 'reply', id, ok: true, value });
+    } catch (e) {
+      post({ t: 'reply', id, ok: false, error: errorOf(e) });
+    }
+  };
+  const stats = () => ({ ...h.costs, writeErrors: h.writeErrors });
+  onMessage = (m: ToWorker) => {
+    switch (m.t) {
+      case 'rows':
+        for (const s of m.strs) dict.push(s);
+        h.appendPacked(m.rows, m.n, dict);
+        return;
+      case 'query':
+        void reply(m.id, () => h.queryPacked(m.by, m.epoch, m.from, m.to, m.limit));
+        return;
+      case 'prune':
+        void reply(m.id, () => h.prune(m.beforeMs));
+        return;
+      case 'flush':
+        void reply(m.id, async () => {
+          await h.flush();
+          return stats();
+        });
+        return;
+      case 'stats':
+        void reply(m.id, async () => stats());
+        return;
+      case 'close':
+        void reply(m.id, async () => {
+          await h.close();
+          return stats();
+        }).then(() => port.close());
+        return;
+    }
+  };
+  for (const m of early.splice(0)) onMessage(m);
+  post({ t: 'ready' });
+}
