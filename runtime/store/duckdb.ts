@@ -6,6 +6,7 @@ import { EaChaosError } from '../../core/errors.ts';
 import type { EventBus } from '../../core/events.ts';
 import type { Logger } from '../../core/log.ts';
 import { Periodic } from '../policy.ts';
+import { IntentAppender } from './intent-appender.ts';
 import type { DealRow, FailedSync, OrderRow, PositionRow } from './rows.ts';
 
 /**
@@ -120,6 +121,11 @@ export class DuckStore implements AsyncDisposable {
   /** Highest rev committed so far: the backup's upper bound without querying the tables. */
   private committedRev = 0;
   private stopped = false;
+  /** New intents: committed synchronously through an Appender (see intent-appender.ts). */
+  private intents: IntentAppender | undefined;
+  /** Intent appender flush durations (ms) across reopenings, bounded (for the bench). */
+  readonly intentFlushMs: number[] = [];
+  private reopeningIntents: Promise<void> | undefined;
   /** Group-commit figures (for /state and the bench). */
   readonly commitStats = { commits: 0, writes: 0, totalMs: 0, maxMs: 0 };
   /** Last backup cycle: duration and rows copied (for /state and the bench). */
@@ -200,6 +206,7 @@ export class DuckStore implements AsyncDisposable {
       }
     }
     const store = new DuckStore(instance, conn, opts, openedFrom, merged, backupAttached);
+    await store.openIntentAppender();
     const ms = opts.clock.monotonic() - t0;
     if (openedFrom === 'backup' || merged > 0) {
       opts.events.emit('duckdb', 'duckdb.restored', { from: 'backup', rowsMerged: merged, ms });
@@ -212,8 +219,42 @@ export class DuckStore implements AsyncDisposable {
 
   // ---------- writes (group commit) ----------
 
+  private async openIntentAppender(): Promise<void> {
+    const conn = await this.instance.connect();
+    try {
+      this.intents = await IntentAppender.open(
+        conn,
+        this.intentFlushMs,
+        (row) => this.enqueue({ kind: 'order', row }),
+        (rows, ms) => {
+          const st = this.commitStats;
+          st.commits++;
+          st.writes += rows.length;
+          st.totalMs += ms;
+          if (ms > st.maxMs) st.maxMs = ms;
+          for (const row of rows) this.noteCommitted({ kind: 'order', row });
+        },
+      );
+    } catch (e) {
+      conn.closeSync();
+      throw e;
+    }
+  }
+
+  /** After a failed flush: intents take the statement path until a new appender is open. */
+  private reopenIntents(): void {
+    if (this.reopeningIntents || this.stopped) return;
+    this.reopeningIntents = this.openIntentAppender()
+      .catch((e: unknown) => this.opts.log.error({ err: (e as Error).message }, 'duckdb: cannot reopen the intent appender; intents use statements'))
+      .finally(() => (this.reopeningIntents = undefined));
+  }
+
   private enqueue(w: Write, hint?: WriteHint): Promise<void> {
     if (this.stopped) return Promise.reject(new EaChaosError('E_DUCKDB_CLOSED', 'DuckDB store is closed'));
+    if (w.kind === 'order' && hint?.fresh && this.intents) {
+      if (this.intents.usable) return this.intents.add(w.row);
+      this.reopenIntents();
+    }
     let resolve!: () => void;
     let reject!: (e: Error) => void;
     const done = new Promise<void>((res, rej) => {
@@ -247,6 +288,7 @@ export class DuckStore implements AsyncDisposable {
 
   /** Resolves once every write queued so far is committed (or failed): reads see their own writes. */
   private async settleQueued(): Promise<void> {
+    this.intents?.flush();
     if (this.queue.length === 0 && this.inFlight.length === 0) return;
     const waits = [...this.inFlight, ...this.queue].map((p) => p.done.catch(() => {}));
     this.makeDue();
@@ -308,6 +350,15 @@ export class DuckStore implements AsyncDisposable {
       this.queue = [];
       return q;
     }
+    if (urgent.size === 0) {
+      // Only due lazy rows: all of them in one transaction, one WAL sync. Every commit makes the
+      // next intent's flush wait for its sync, and on this disk a sync now and then takes tens of ms.
+      const take: Pending[] = [];
+      const keep: Pending[] = [];
+      for (const p of q) (p.lazy && p.due ? take : keep).push(p);
+      this.queue = keep;
+      return take;
+    }
     const others = [...ready].filter((k) => k !== 'order');
     let kind: Write['kind'];
     if (urgent.has('order') && !(last === 'order' && others.length > 0)) kind = 'order';
@@ -333,6 +384,7 @@ export class DuckStore implements AsyncDisposable {
     let lo = Infinity;
     for (const p of this.inFlight) lo = Math.min(lo, revOf(p.w));
     for (const p of this.queue) lo = Math.min(lo, revOf(p.w));
+    if (this.intents) lo = Math.min(lo, this.intents.lowestPendingRev());
     return Math.min(this.committedRev, lo - 1);
   }
 
@@ -357,10 +409,11 @@ export class DuckStore implements AsyncDisposable {
       } else meta.set(w.k, w.v);
     }
     const c = this.connection;
-    // The common case (one table's rows): one autocommit statement, one round trip instead of
-    // BEGIN…COMMIT. Rows of different tables need no common atomicity: every row is complete on
-    // its own and a deal can always be re-read from the broker.
-    if (failed.size === 0 && deleteFailed.size === 0 && meta.size === 0) {
+    // One table's rows: one autocommit statement, one round trip instead of BEGIN…COMMIT. Rows of
+    // several tables (a lazy window) share one transaction below: they need no common atomicity
+    // (every row is complete on its own), but one WAL sync instead of three.
+    const tables = (orders.size > 0 ? 1 : 0) + (deals.size > 0 ? 1 : 0) + (positions.size > 0 ? 1 : 0);
+    if (failed.size === 0 && deleteFailed.size === 0 && meta.size === 0 && tables <= 1) {
       try {
         if (fresh && orders.size === writes.length && deals.size === 0 && positions.size === 0) {
           const rows = [...orders.values()].map((r) => [r.clientId, r.state, r.rev, r.updatedAt, r.data]);
@@ -531,8 +584,12 @@ export class DuckStore implements AsyncDisposable {
     this.lazyTimer?.cancel();
     this.lazyTimer = undefined;
     this.makeDue();
+    await this.reopeningIntents;
+    // Its failed rows (if any) go to the queue: flush it before the queue drains.
+    this.intents?.flush();
     while (this.flushing) await this.flushing;
     this.stopped = true;
+    this.intents?.close();
     const prepared = PREPARED.get(this.connection);
     PREPARED.delete(this.connection);
     for (const ps of prepared?.values() ?? []) (await ps.catch(() => undefined))?.destroySync();

@@ -9,6 +9,7 @@ import { dealRow, orderRow } from '../../../runtime/store/rows.ts';
 import { newOrder } from '../../../runtime/order-state.ts';
 import { ROOT } from '../../helpers/cli.ts';
 import { tempLabDir } from '../../helpers/labs.ts';
+import { waitFor } from '../../../core/wait.ts';
 
 /**
  * The intent write path on real DuckDB files: lazy writes never hold back an awaited one, are
@@ -38,17 +39,25 @@ describe('DuckStore write path', () => {
     const lazy = s.putOrder(order('w.0', 1, 'filled'), { lazy: true }).then(() => (lazyOrderDone = true));
     const lazyDeal = s.putDeal(deal(7, 2), { lazy: true }).then(() => (lazyDealDone = true));
     await s.putOrder(order('w.1', 3), { fresh: true });
-    // The lazy order row rode along in the intent's statement (same table, queue order kept);
-    // the lazy deal did not cost the intent a statement.
-    expect(lazyOrderDone).toBe(true);
+    // The intent went through the appender, committed on its own: the lazy rows still wait.
+    expect(lazyOrderDone).toBe(false);
     expect(lazyDealDone).toBe(false);
-    // A fresh hint on a key that exists after all still upserts instead of failing.
-    await s.putOrder(order('w.1', 4, 'filled'), { fresh: true });
+    const committed = s.commitStats.writes;
+    expect(committed).toBe(1);
+    // A fresh hint on a key that exists after all still upserts instead of failing: the flush
+    // fails on the duplicate key, the batch falls back to the upsert path, and a new appender
+    // takes the next intent.
+    const dup = s.putOrder(order('w.1', 4, 'filled'), { fresh: true });
+    const sameBatch = s.putOrder(order('w.2', 5), { fresh: true });
+    await Promise.all([dup, sameBatch]);
+    await s.putOrder(order('w.3', 6), { fresh: true });
     // A read sees every write queued before it.
     const rows = await s.loadOrders();
     expect(rows.map((r) => [r.clientId, r.state, r.rev]).sort()).toEqual([
       ['w.0', 'filled', 1],
       ['w.1', 'filled', 4],
+      ['w.2', 'persisted', 5],
+      ['w.3', 'persisted', 6],
     ]);
     await lazy;
     await lazyDeal;
@@ -75,6 +84,37 @@ describe('DuckStore write path', () => {
     await s.backupOnce();
     const r = await s.connection.runAndReadAll('SELECT (SELECT count(*) FROM bak.deals) AS d, (SELECT count(*) FROM bak.orders) AS o');
     expect(r.getRowObjectsJS()[0]).toEqual({ d: 1n, o: 1n });
+    await s.stop();
+  });
+
+  it('intents of one turn share one synchronous appender flush; later turns flush on their own; a failed flush reopens the appender', async () => {
+    const path = join(tempLabDir('duck-write'), 'a.duckdb');
+    const s = await DuckStore.open(opts(path, 600_000));
+    stores.push(s);
+    // Five intents submitted together: committed by one flush, before the next event-loop turn.
+    let turnEnded = false;
+    setImmediate(() => (turnEnded = true));
+    await Promise.all([1, 2, 3, 4, 5].map((k) => s.putOrder(order(`a.${k}`, k), { fresh: true })));
+    expect(turnEnded).toBe(false);
+    expect(s.intentFlushMs).toHaveLength(1);
+    await new Promise((r) => setImmediate(r));
+    await s.putOrder(order('a.6', 6), { fresh: true });
+    expect(s.intentFlushMs).toHaveLength(2);
+    // A duplicate key fails the flush: the batch is upserted instead, and a new appender opens.
+    await s.putOrder(order('a.6', 7, 'filled'), { fresh: true });
+    let probe = 0;
+    await waitFor(
+      async () => {
+        const before = s.intentFlushMs.length;
+        probe++;
+        await s.putOrder(order(`a.probe.${probe}`, 100 + probe), { fresh: true });
+        return s.intentFlushMs.length > before || undefined;
+      },
+      { what: 'intent appender reopened', timeoutMs: 5000, intervalMs: 10 },
+    );
+    const rows = new Map((await s.loadOrders()).map((r) => [r.clientId, r.state]));
+    expect(rows.get('a.6')).toBe('filled');
+    for (let k = 1; k <= 5; k++) expect(rows.get(`a.${k}`)).toBe('persisted');
     await s.stop();
   });
 
