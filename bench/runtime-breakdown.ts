@@ -60,12 +60,15 @@ async function open(name: string): Promise<DuckStore> {
 const row = (k: number, rev: number) =>
   orderRow({ ...newOrder({ clientId: `bd.${k.toString(36)}`, magic: 1, symbol: 'EURUSD', side: 'buy', volume: 0.01 }, Date.now()), state: 'persisted' }, rev);
 
-/** One intent at a time, each awaited: the commit cost with nothing queued in front of it. */
-async function serialCommits(store: DuckStore, base: number, n: number, pauseMs = 0): Promise<number[]> {
+/**
+ * One intent at a time, each awaited: the commit cost with nothing queued in front of it. As the
+ * engine writes a new intent (`fresh`: the synchronous appender) unless `upsert` is asked for.
+ */
+async function serialCommits(store: DuckStore, base: number, n: number, pauseMs = 0, upsert = false): Promise<number[]> {
   const xs: number[] = [];
   for (let k = 0; k < n; k++) {
     const t = performance.now();
-    await store.putOrder(row(base + k, base + k + 1));
+    await store.putOrder(row(base + k, base + k + 1), upsert ? undefined : { fresh: true });
     xs.push(performance.now() - t);
     if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs));
   }
@@ -97,7 +100,9 @@ try {
   const a = await open('alone');
   await serialCommits(a, 0, 200); // warm-up
   out.duckIntentAlone = fig(await serialCommits(a, 1000, N));
-  console.error(`DuckDB single intent commit alone: ${JSON.stringify(out.duckIntentAlone)}`);
+  console.error(`DuckDB single intent commit alone (appender): ${JSON.stringify(out.duckIntentAlone)}`);
+  out.duckUpsertAlone = fig(await serialCommits(a, 500_000, N, 0, true));
+  console.error(`DuckDB single upsert statement alone: ${JSON.stringify(out.duckUpsertAlone)}`);
   const raw = await rawCommits(a, Math.min(N, 1000));
   out.duckRawAutocommit = fig(raw.autocommit);
   out.duckRawBeginInsertCommit = fig(raw.txn);

@@ -7,14 +7,18 @@
  *    ready after a kill -9;
  *  - DuckDB backup: the cost of one 500 ms cycle with 100,000 orders stored.
  *
- *   npm run bench:runtime [-- --orders 5000 --concurrency 256 --backup-rows 100000]
+ *   npm run bench:runtime [-- --orders 5000 --concurrency 256 --backup-rows 100000 --light 1000 --data-dir DIR]
+ *
+ * `--data-dir` puts the runtime's DuckDB files elsewhere (default: a temporary folder on the
+ * system disk). Pointing it at a tmpfs such as /dev/shm shows what the runtime costs without the
+ * disk's fsync: a diagnostic, not a durable setup.
  *
  * Policies run at timeScale 1 (the seed's real 1-2-4-8-16 s backoff and 5 s
  * ClickHouse retries): the recovery figures show what the health probes buy.
  */
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -36,9 +40,37 @@ function arg(name: string, def: number): number {
 const ORDERS = arg('orders', 5000);
 const CONCURRENCY = arg('concurrency', 256);
 const BACKUP_ROWS = arg('backup-rows', 100_000);
+const LIGHT = arg('light', 1000);
+const dataDirArg = process.argv.indexOf('--data-dir');
 const ROOT = new URL('../', import.meta.url).pathname;
 const out: Record<string, unknown> = {};
 const tmp = mkdtempSync(join(tmpdir(), 'ea-rt-bench-'));
+const dataDir = dataDirArg > 0 ? mkdtempSync(join(process.argv[dataDirArg + 1]!, 'ea-rt-bench-')) : join(tmp, 'rt');
+
+/**
+ * The disk under the runtime's DuckDB file, right before the latency run: a 4 KB append and
+ * fsync, as a commit's WAL write is. A durable intent cannot be faster than this.
+ */
+async function fsyncProbe(dir: string, n: number): Promise<number[]> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'fsync-probe.bin');
+  const fd = openSync(file, 'w');
+  const buf = Buffer.alloc(4096, 7);
+  const xs: number[] = [];
+  try {
+    for (let k = 0; k < n; k++) {
+      const t = performance.now();
+      writeSync(fd, buf, 0, buf.length, k * buf.length);
+      fsyncSync(fd);
+      xs.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+  return xs;
+}
 
 function duckOpts(path: string) {
   return {
@@ -151,7 +183,7 @@ async function benchRuntime(): Promise<void> {
       runtime: {
         instanceId: 'bench',
         magic: 777,
-        dataDir: join(tmp, 'rt'),
+        dataDir,
         broker: { host: broker.host, port: broker.port },
         feed,
         redis: { sentinels: lab.info.sentinels },
@@ -198,14 +230,16 @@ async function benchRuntime(): Promise<void> {
     await rt.clickhouse!.flushed();
     const pacedDone = performance.now();
     const open = summary(rt.engine.sendLatency);
-    // 3. Open loop at a light 100 orders/s for 2 s: the latency floor without queueing.
+    // 3. Open loop at a light 100 orders/s (LIGHT orders): the latency floor without queueing.
+    const fsync = summary(await fsyncProbe(dataDir, 500));
     rt.engine.sendLatency.length = 0;
     rt.engine.durableLatency.length = 0;
+    rt.duck.intentFlushMs.length = 0;
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const light: Promise<unknown>[] = [];
     const l0 = performance.now();
-    for (let tick = 0; tick < 200; tick++) {
+    for (let tick = 0; tick < LIGHT; tick++) {
       light.push(rt.engine.submit({ symbol: 'EURUSD', side: tick % 2 ? 'sell' : 'buy', volume: 0.01, deviation: 1_000_000 }));
       const due = l0 + (tick + 1) * 10;
       await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())));
@@ -214,15 +248,18 @@ async function benchRuntime(): Promise<void> {
     loop.disable();
     const lightLat = summary(rt.engine.sendLatency);
     const lightDurable = summary(rt.engine.durableLatency);
+    const lightFlush = summary(rt.duck.intentFlushMs);
     const cs = rt.duck.commitStats;
     out.duckdbCommits = { commits: cs.commits, writesPerCommit: +fmt(cs.writes / cs.commits, 1), meanMs: +fmt(cs.totalMs / cs.commits, 2), maxMs: +fmt(cs.maxMs, 1) };
     out.healthy = {
       paced100PerSec: {
-        orders: 200,
+        orders: LIGHT,
         intentToSendMs: { p50: +fmt(lightLat.p50, 2), p99: +fmt(lightLat.p99, 2), max: +fmt(lightLat.max, 2) },
         // The breakdown: how much of it is the DuckDB commit, and how late the event loop ran.
         intentToDurableMs: { p50: +fmt(lightDurable.p50, 2), p99: +fmt(lightDurable.p99, 2), max: +fmt(lightDurable.max, 2) },
+        intentFlushMs: { p50: +fmt(lightFlush.p50, 2), p99: +fmt(lightFlush.p99, 2), max: +fmt(lightFlush.max, 2) },
         eventLoopDelayMs: { p50: +fmt(loop.percentile(50) / 1e6, 2), p99: +fmt(loop.percentile(99) / 1e6, 2), max: +fmt(loop.max / 1e6, 2) },
+        diskFsync4kMs: { dir: dataDir, p50: +fmt(fsync.p50, 2), p99: +fmt(fsync.p99, 2), max: +fmt(fsync.max, 2) },
       },
       closedLoop: {
         orders: ORDERS,
@@ -242,7 +279,7 @@ async function benchRuntime(): Promise<void> {
       `healthy closed loop: ${fmt(ORDERS / ((doneAt - t0) / 1000))} orders/s end to end (all stores), intent→send p99 ${fmt(closed.p99, 2)} ms at ${CONCURRENCY} outstanding`,
     );
     console.error(
-      `healthy paced 100/s: intent→send p50 ${fmt(lightLat.p50, 2)} ms p99 ${fmt(lightLat.p99, 2)} ms; intent→durable p50 ${fmt(lightDurable.p50, 2)} p99 ${fmt(lightDurable.p99, 2)} ms; event-loop delay p99 ${fmt(loop.percentile(99) / 1e6, 2)} ms max ${fmt(loop.max / 1e6, 2)} ms`,
+      `healthy paced 100/s: intent→send p50 ${fmt(lightLat.p50, 2)} ms p99 ${fmt(lightLat.p99, 2)} ms; intent→durable p50 ${fmt(lightDurable.p50, 2)} p99 ${fmt(lightDurable.p99, 2)} ms; appender flush p50 ${fmt(lightFlush.p50, 2)} p99 ${fmt(lightFlush.p99, 2)} ms; disk fsync 4 KB just before p50 ${fmt(fsync.p50, 2)} p99 ${fmt(fsync.p99, 2)} ms; event-loop delay p99 ${fmt(loop.percentile(99) / 1e6, 2)} ms max ${fmt(loop.max / 1e6, 2)} ms`,
     );
     console.error(`duckdb group commits over the healthy runs: ${JSON.stringify(out.duckdbCommits)}`);
     console.error(`healthy paced 1000/s: ${fmt(3000 / ((pacedDone - p0) / 1000))} orders/s end to end; intent→send p50 ${fmt(open.p50, 2)} ms p99 ${fmt(open.p99, 2)} ms`);
@@ -319,4 +356,5 @@ try {
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 } finally {
   rmSync(tmp, { recursive: true, force: true });
+  if (dataDirArg > 0) rmSync(dataDir, { recursive: true, force: true });
 }
