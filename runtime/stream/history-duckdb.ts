@@ -15,6 +15,11 @@ export interface DuckDbTickHistoryOptions {
   sliceRows?: number;
   /** Rows per appender flush into the table (default 2048). */
   flushRows?: number;
+  /**
+   * Rows between explicit asynchronous checkpoints (default 16,384); Infinity leaves checkpoints to
+   * DuckDB, which runs them inside the commit that crosses its WAL threshold (on this thread).
+   */
+  checkpointRows?: number;
   /** DuckDB worker threads, when the history opens its own instance. */
   threads?: number;
   /** Called for every background write that failed (its rows are lost to history). */
@@ -72,6 +77,7 @@ export class DuckDbTickHistory implements TickHistory {
 
   private readonly sliceRows: number;
   private readonly flushRows: number;
+  private readonly checkpointRows: number;
   private readonly onWriteError: ((error: unknown, rows: number) => void) | undefined;
 
   private constructor(
@@ -82,6 +88,7 @@ export class DuckDbTickHistory implements TickHistory {
   ) {
     this.sliceRows = Math.max(1, Math.min(CHUNK_ROWS, opts.sliceRows ?? SLICE_ROWS));
     this.flushRows = Math.max(1, opts.flushRows ?? FLUSH_ROWS);
+    this.checkpointRows = opts.checkpointRows ?? CHECKPOINT_ROWS;
     this.onWriteError = opts.onWriteError;
   }
 
@@ -177,7 +184,7 @@ export class DuckDbTickHistory implements TickHistory {
     void this.serial(async () => {
       if (this.unflushed >= this.flushRows) {
         this.flushAppender();
-        if (this.sinceCheckpoint >= CHECKPOINT_ROWS) await this.checkpoint();
+        if (this.sinceCheckpoint >= this.checkpointRows) await this.checkpoint();
       } else {
         this.moveToAppender();
         if ((this.unflushed >= this.flushRows || this.pendingRows >= this.sliceRows) && !this.drainQueued) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SequenceTracker } from '../../../simulator/consumer/tracker.ts';
+import { SeqFingerprints, SequenceTracker } from '../../../simulator/consumer/tracker.ts';
 import type { Tick } from '../../../runtime/stream/codec.ts';
 
 const t = (i: number): Tick => ({ symbol: 'EURUSD', bid: 1 + i, ask: 1 + i, last: 0, volume: 0, time_msc: i, flags: 0 });
@@ -76,5 +76,32 @@ describe('SequenceTracker', () => {
     for (let s = 6; s <= 50; s++) g.accept({ epoch: 1, seq: s, tick: t(s) }, 0);
     expect(g.gaps().map((x) => [x.from, x.to])).toEqual([[1, 4]]);
     expect(g.has(1, 3)).toBe(false);
+  });
+});
+
+describe('SeqFingerprints', () => {
+  it('behaves like a Map of seq → fingerprint under sets and range deletes, across page boundaries', () => {
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('set' as const), seq: fc.integer({ min: 0, max: 200_000 }), fp: fc.integer({ min: 0, max: 2 ** 30 - 1 }) }),
+      fc.record({ k: fc.constant('del' as const), from: fc.integer({ min: 0, max: 200_000 }), len: fc.integer({ min: 0, max: 140_000 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 60 }), fc.array(fc.integer({ min: 0, max: 200_000 }), { maxLength: 30 }), (ops, probes) => {
+        const f = new SeqFingerprints();
+        const model = new Map<number, number>();
+        for (const o of ops) {
+          if (o.k === 'set') {
+            f.set(o.seq, o.fp);
+            model.set(o.seq, o.fp);
+          } else {
+            f.deleteRange(o.from, o.from + o.len);
+            for (const q of [...model.keys()]) if (q >= o.from && q <= o.from + o.len) model.delete(q);
+          }
+        }
+        expect(f.size).toBe(model.size);
+        for (const q of [...model.keys(), ...probes]) expect(f.get(q)).toBe(model.get(q));
+      }),
+      { numRuns: 200 },
+    );
   });
 });
