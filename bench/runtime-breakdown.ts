@@ -11,13 +11,11 @@ import { closeSync, fdatasyncSync, mkdtempSync, openSync, rmSync, writeSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { systemClock } from '../core/clock.ts';
-import { EventBus } from '../core/events.ts';
-import { silentLogger } from '../core/log.ts';
 import { LocalLab } from '../lab/index.ts';
 import { newOrder } from '../runtime/order-state.ts';
 import { DuckStore } from '../runtime/store/duckdb.ts';
 import { orderRow } from '../runtime/store/rows.ts';
+import { benchDuckOptions } from './duck-options.ts';
 import { fmt, summary } from './stats.ts';
 
 const i = process.argv.indexOf('--n');
@@ -45,16 +43,7 @@ function fsyncProbe(): void {
 }
 
 async function open(name: string): Promise<DuckStore> {
-  return DuckStore.open({
-    path: join(tmp, name, 'b.duckdb'),
-    clock: systemClock,
-    events: new EventBus(systemClock),
-    log: silentLogger,
-    walLimitBytes: 256 * 1024 * 1024,
-    backupIntervalMs: 500,
-    lockRetryMs: 20,
-    lockMaxAttempts: 10,
-  });
+  return DuckStore.open(benchDuckOptions(join(tmp, name, 'b.duckdb')));
 }
 
 const row = (k: number, rev: number) =>

@@ -23,14 +23,13 @@ import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { silentLogger } from '../core/log.ts';
-import { EventBus } from '../core/events.ts';
-import { systemClock } from '../core/clock.ts';
 import { waitFor } from '../core/wait.ts';
 import { LocalLab } from '../lab/index.ts';
 import { startRuntime } from '../runtime/main.ts';
 import { newOrder } from '../runtime/order-state.ts';
 import { orderRow } from '../runtime/store/rows.ts';
 import { DuckStore } from '../runtime/store/duckdb.ts';
+import { benchDuckOptions } from './duck-options.ts';
 import { fmt, summary } from './stats.ts';
 
 function arg(name: string, def: number): number {
@@ -72,22 +71,9 @@ async function fsyncProbe(dir: string, n: number): Promise<number[]> {
   return xs;
 }
 
-function duckOpts(path: string) {
-  return {
-    path,
-    clock: systemClock,
-    events: new EventBus(systemClock),
-    log: silentLogger,
-    walLimitBytes: 256 * 1024 * 1024,
-    backupIntervalMs: 500,
-    lockRetryMs: 20,
-    lockMaxAttempts: 100,
-  };
-}
-
 async function benchBackup(): Promise<void> {
   const path = join(tmp, 'backup', 'b.duckdb');
-  const store = await DuckStore.open(duckOpts(path));
+  const store = await DuckStore.open(benchDuckOptions(path, 100));
   const now = Date.now();
   const rows = Array.from({ length: BACKUP_ROWS }, (_, i) =>
     orderRow({ ...newOrder({ clientId: `bench.${i.toString(36)}`, magic: 1, symbol: 'EURUSD', side: 'buy', volume: 0.01 }, now), state: 'filled' }, i + 1),
@@ -130,7 +116,7 @@ async function benchDuckRestart(n: number): Promise<void> {
     c.on('exit', () => resolve());
   });
   const t0 = performance.now();
-  const store = await DuckStore.open(duckOpts(path));
+  const store = await DuckStore.open(benchDuckOptions(path, 100));
   const orders = (await store.loadOrders()).length;
   const ms = performance.now() - t0;
   await store.stop();
