@@ -217,6 +217,51 @@ async function waitReady(spec: ServiceSpec, pid: number, deadlineMs: number): Pr
 }
 
 /**
+ * Spawn one service and wait until it is ready. A Redis node whose AOF Redis refuses (and
+ * redis-check-aof confirms corrupt) is restored from its last RDB snapshot and started again,
+ * and a missing AOF is rebuilt from the snapshot (seed §3.3 steps 4-5; lab/redis.ts). The same
+ * path serves a restart of one service and a lab started over an existing directory.
+ */
+async function launchService(
+  dir: string,
+  spec: ServiceSpec,
+  timeoutMs: number,
+  restart: boolean,
+  onSpawn: (pid: number) => void,
+): Promise<AofRestore | undefined> {
+  let readiness = spec.readiness;
+  const isRedis = readiness.kind === 'redis' || readiness.kind === 'replica';
+  // A restarted former master comes back as a replica once Sentinel reconfigures it; PING is enough.
+  if (restart && readiness.kind === 'replica') readiness = { kind: 'redis', host: readiness.host, port: readiness.port };
+  const appendonly = isRedis && /^appendonly yes$/m.test(readFileSync(spec.args[0]!, 'utf8'));
+  let restored = isRedis ? restoreMissingAof(spec.cwd, Date.now(), appendonly) : undefined;
+  const launch = async () => {
+    const logFrom = existsSync(spec.logFile) ? statSync(spec.logFile).size : 0;
+    const fresh = spawnService(dir, spec, spec.marker);
+    onSpawn(fresh.pid);
+    try {
+      await waitReady({ ...spec, readiness }, fresh.pid, timeoutMs);
+      return undefined;
+    } catch (e) {
+      if (!isRedis || !(e instanceof EaChaosError) || e.code !== 'E_SERVICE_DIED') throw e;
+      const log = readFileSync(spec.logFile, 'utf8').slice(logFrom);
+      if (!redisRefusedAof(log)) throw e;
+      return e;
+    }
+  };
+  const refused = await launch();
+  if (refused) {
+    // Redis's own verdict first (a torn tail is loaded, not refused), then redis-check-aof's.
+    const check = await checkAof(spec.cwd);
+    if (check.ok === true) throw refused;
+    restored = restoreFromRdb(spec.cwd, Date.now(), 'corrupt-aof', check.output);
+    const again = await launch();
+    if (again) throw again;
+  }
+  return restored;
+}
+
+/**
  * A lab of real services as local processes: Redis master + replica (AOF
  * everysec, daily RDB), 3 Sentinels (quorum 2) and clickhouse-server.
  */
@@ -336,12 +381,16 @@ export class LocalLab implements AsyncDisposable {
     };
     const lab = new LocalLab(dir, { info, services });
     try {
-      const started = Object.values(services).map((spec) => {
-        const rec = spawnService(dir, spec, spec.marker);
-        info.pids[spec.service] = rec.pid;
-        return { spec, rec };
-      });
-      await Promise.all(started.map(({ spec, rec }) => waitReady(spec, rec.pid, timeoutMs)));
+      // Over an existing directory (a lab brought down without --clean), Redis reloads its AOF:
+      // the same recovery as a restart applies, and the lab's info says what was restored.
+      const restores = await Promise.all(
+        Object.values(services).map(async (spec) => {
+          const r = await launchService(dir, spec, timeoutMs, false, (pid) => (info.pids[spec.service] = pid));
+          return r ? { service: spec.service, ...r } : undefined;
+        }),
+      );
+      const aofRestored = restores.filter((r) => r !== undefined);
+      if (aofRestored.length > 0) info.aofRestored = aofRestored;
       const [rv, cv] = await Promise.all([redisVersion(master), clickhouseVersion(chUrl)]);
       info.versions = { redis: rv, clickhouse: cv };
       if (options.proxy || options.simulator) await startNodeServices(dir, config, info, services, timeoutMs, options);
@@ -409,37 +458,10 @@ export class LocalLab implements AsyncDisposable {
     const rec = this.record(service);
     if (isOurs(rec)) return undefined;
     const spec = this.state.services[service]!;
-    let readiness = spec.readiness;
-    const isRedis = readiness.kind === 'redis' || readiness.kind === 'replica';
-    // A restarted former master comes back as a replica once Sentinel reconfigures it; PING is enough.
-    if (readiness.kind === 'replica') readiness = { kind: 'redis', host: readiness.host, port: readiness.port };
-    const appendonly = isRedis && /^appendonly yes$/m.test(readFileSync(spec.args[0]!, 'utf8'));
-    let restored = isRedis ? restoreMissingAof(spec.cwd, Date.now(), appendonly) : undefined;
-    const launch = async () => {
-      const logFrom = existsSync(spec.logFile) ? statSync(spec.logFile).size : 0;
-      const fresh = spawnService(this.dir, spec, spec.marker);
-      this.state.info.pids[service] = fresh.pid;
+    return launchService(this.dir, spec, timeoutMs, true, (pid) => {
+      this.state.info.pids[service] = pid;
       writeState(this.dir, this.state);
-      try {
-        await waitReady({ ...spec, readiness }, fresh.pid, timeoutMs);
-        return undefined;
-      } catch (e) {
-        if (!isRedis || !(e instanceof EaChaosError) || e.code !== 'E_SERVICE_DIED') throw e;
-        const log = readFileSync(spec.logFile, 'utf8').slice(logFrom);
-        if (!redisRefusedAof(log)) throw e;
-        return e;
-      }
-    };
-    const refused = await launch();
-    if (refused) {
-      // Redis's own verdict first (a torn tail is loaded, not refused), then redis-check-aof's.
-      const check = await checkAof(spec.cwd);
-      if (check.ok === true) throw refused;
-      restored = restoreFromRdb(spec.cwd, Date.now(), 'corrupt-aof', check.output);
-      const again = await launch();
-      if (again) throw again;
-    }
-    return restored;
+    });
   }
 
   isRunning(service: string): boolean {

@@ -1,3 +1,5 @@
+import type { AofRestore } from './redis.ts';
+
 /** The shape `ea-chaos lab status --json` prints; documented in README. */
 export interface Endpoint {
   host: string;
@@ -20,6 +22,11 @@ export interface LabInfo {
   pids: Record<string, number>;
   versions: Record<string, string>;
   startedAt: string;
+  /**
+   * Redis nodes whose AOF was restored from their RDB snapshot when the lab started over an
+   * existing directory (refused as corrupt, or missing). Absent when nothing was restored.
+   */
+  aofRestored?: ({ service: string } & AofRestore)[];
 }
 
 /** Names of the services a local lab runs. */

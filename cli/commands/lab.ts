@@ -26,6 +26,9 @@ function printInfo(info: LabInfo, json: boolean | undefined): void {
   if (info.broker) lines.push(`broker         ${info.broker.host}:${info.broker.port} (admin ${info.broker.admin})`);
   if (info.feed) lines.push(`feed           ${info.feed.host}:${info.feed.port}`);
   lines.push(`pids           ${Object.entries(info.pids).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+  for (const r of info.aofRestored ?? []) {
+    lines.push(`aof restored   ${r.service}: ${r.reason}, started from ${r.rdb ?? 'nothing (no RDB snapshot)'}${r.quarantined ? `; the refused AOF is kept in ${r.quarantined}` : ''}`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 

@@ -98,6 +98,29 @@ describe('lab: Redis AOF recovery and RDB restore (real redis-server)', () => {
     expect(await run('GET', 'snap:before')).toBe('1');
   });
 
+  it('a lab started over a directory whose AOF is corrupt restores the master from its snapshot and says so', async () => {
+    await run('SET', 'up:snap', '1');
+    await run('SAVE');
+    await run('SET', 'up:after', '1');
+    const dir = lab.dir;
+    await lab.stop();
+    const f = newestIncr();
+    const fd = openSync(f, 'r+');
+    try {
+      writeSync(fd, Buffer.from('\u0000garbage\u0000'.repeat(8)), 0, 72, Math.floor(statSync(f).size / 3));
+    } finally {
+      closeSync(fd);
+    }
+    lab = await LocalLab.start({ dir });
+    const restored = lab.info.aofRestored ?? [];
+    expect(restored.map((r) => [r.service, r.reason])).toContainEqual(['redis-master', 'corrupt-aof']);
+    const m = restored.find((r) => r.service === 'redis-master')!;
+    expect(m.quarantined && existsSync(join(m.quarantined, AOF_MANIFEST))).toBe(true);
+    // A clean shutdown writes a last snapshot too, so nothing acknowledged before it is lost.
+    expect(await run('GET', 'up:snap')).toBe('1');
+    expect(await run('GET', 'up:after')).toBe('1');
+  });
+
   it('a missing AOF is rebuilt from the snapshot instead of starting empty', async () => {
     await crashRedis();
     rmSync(join(dataDir, AOF_DIR), { recursive: true, force: true });
