@@ -71,7 +71,10 @@ export interface ThreadTickHistoryStats {
 export interface TickHistoryFailure {
   kind: 'write_failed' | 'worker_failed' | 'close_failed';
   message: string;
-  /** Ticks this failure took out of history (counted in stats().lost). */
+  /**
+   * Ticks this failure took out of history (counted in stats().lost). For `worker_failed` a lower
+   * bound: rows the worker had received but not flushed are gone too, uncounted.
+   */
   rowsLost: number;
 }
 
