@@ -13,6 +13,7 @@ import { createNotifier } from './notifier.ts';
 import { Periodic } from './policy.ts';
 import { QuoteCache } from './quotes.ts';
 import { ClickhouseSync } from './store/clickhouse.ts';
+import type { TickSyncEvent } from './stream/tick-sync.ts';
 import { DuckStore } from './store/duckdb.ts';
 import { RedisState } from './store/redis.ts';
 import { SeededStrategy } from './strategy.ts';
@@ -169,6 +170,25 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
     return WorkerTickHistory.open({
       path: tickHistoryPath(rc.dataDir, rc.instanceId, stream.history.file),
       table: stream.history.table,
+      ...(rc.clickhouse
+        ? {
+            clickhouse: {
+              url: rc.clickhouse.url,
+              database: cfg.clickhouse.database,
+              instanceId: rc.instanceId,
+              // ClickHouse advises about one insert per second; the seed allows 30 s of sync delay.
+              intervalMs: Math.min(1000, cfg.clickhouse.failedSyncRetryMs),
+              retryIntervalMs: cfg.clickhouse.retryIntervalMs,
+              maxRetryAttempts: cfg.clickhouse.maxRetryAttempts,
+              drainIntervalMs: cfg.clickhouse.failedSyncRetryMs,
+              healthProbeIntervalMs: cfg.clickhouse.healthProbeIntervalMs,
+            },
+            onEvent: (e: TickSyncEvent) => {
+              events.emit('clickhouse', e.type, e.data);
+              if (e.type === 'tick_sync.parked') log.warn({ ...e.data }, 'clickhouse: tick sync parked; the ticks wait in the history file');
+            },
+          }
+        : {}),
       onError: (f) => {
         events.emit('tick', 'tick.history_failed', { ...f });
         log.error({ kind: f.kind, rowsLost: f.rowsLost, err: f.message }, 'tick history: %s', f.message);

@@ -26,6 +26,20 @@ export interface DuckDbTickHistoryOptions {
   onWriteError?: (error: unknown, rows: number) => void;
 }
 
+/** A history row as the ClickHouse tick sync reads it (integers as doubles, exact to 2^53). */
+export interface UnsyncedTick {
+  epoch: number;
+  seq: number;
+  symbol: string;
+  bid: number;
+  ask: number;
+  last: number;
+  volume: number;
+  time_msc: number;
+  flags: number;
+  stored_at: number;
+}
+
 /** The table's columns in the packed row order (history-packed.ts), integers as DOUBLE so that no BigInt is made. */
 const SELECT_PACKED =
   'epoch::DOUBLE, seq::DOUBLE, symbol, bid, ask, last, volume, time_msc::DOUBLE, flags::DOUBLE, feed_seq::DOUBLE, feed_epoch::DOUBLE, stored_at::DOUBLE, feed_stream, volume_real';
@@ -105,6 +119,8 @@ export class DuckDbTickHistory implements TickHistory {
       await conn.run(
         `CREATE TABLE IF NOT EXISTS ${table} (epoch BIGINT, seq BIGINT, symbol VARCHAR, bid DOUBLE, ask DOUBLE, last DOUBLE, volume DOUBLE, time_msc BIGINT, flags INTEGER, feed_seq BIGINT, feed_epoch BIGINT, stored_at BIGINT, feed_stream VARCHAR, volume_real DOUBLE)`,
       );
+      // How far each stream epoch is synced to ClickHouse (tick-sync.ts): the backlog is the table itself.
+      await conn.run(`CREATE TABLE IF NOT EXISTS ${table}_synced (epoch BIGINT PRIMARY KEY, seq BIGINT NOT NULL)`);
     } catch (e) {
       throw new EaChaosError('E_TICK_HISTORY', `cannot open tick history in DuckDB: ${(e as Error).message}`, { cause: e });
     }
@@ -324,10 +340,40 @@ export class DuckDbTickHistory implements TickHistory {
     return unpackTicks(p.rows, p.n, p.strs);
   }
 
+  /**
+   * The oldest ticks not yet synced to ClickHouse, in stream order (epoch by epoch, seq ascending).
+   * Sequence numbers only grow within an epoch, so one mark per epoch says what is done; epochs
+   * are random, so the marks are per epoch rather than one global one.
+   */
+  unsynced(limit: number): Promise<UnsyncedTick[]> {
+    return this.serial(async () => {
+      this.flushNow();
+      const marks = (await this.conn.runAndReadAll(`SELECT epoch::DOUBLE AS epoch, seq::DOUBLE AS seq FROM ${this.table}_synced`)).getRowObjectsJS() as {
+        epoch: number;
+        seq: number;
+      }[];
+      const done = marks.map((m) => `(epoch = ${Math.trunc(m.epoch)} AND seq > ${Math.trunc(m.seq)})`);
+      const where = marks.length === 0 ? '' : `WHERE ${[...done, `epoch NOT IN (${marks.map((m) => Math.trunc(m.epoch)).join(',')})`].join(' OR ')}`;
+      const r = await this.conn.runAndReadAll(
+        `SELECT epoch::DOUBLE AS epoch, seq::DOUBLE AS seq, symbol, bid, ask, last, volume, time_msc::DOUBLE AS time_msc, flags, stored_at::DOUBLE AS stored_at FROM ${this.table} ${where} ORDER BY epoch, seq LIMIT ${Math.max(0, Math.floor(limit))}`,
+      );
+      return r.getRowObjectsJS() as unknown as UnsyncedTick[];
+    });
+  }
+
+  /** Record the highest seq per epoch that ClickHouse acknowledged. */
+  markSynced(marks: readonly { epoch: number; seq: number }[]): Promise<void> {
+    return this.serial(async () => {
+      for (const m of marks) await this.conn.run(`INSERT OR REPLACE INTO ${this.table}_synced VALUES ($1, $2)`, [BigInt(m.epoch), BigInt(m.seq)]);
+    });
+  }
+
   prune(beforeMs: number): Promise<number> {
     return this.serial(async () => {
       this.flushNow();
       const r = await this.conn.run(`DELETE FROM ${this.table} WHERE stored_at < $1`, [BigInt(beforeMs)]);
+      // Marks of epochs with no tick left are done with (ticks older than 24 h may be lost, seed §2.2).
+      await this.conn.run(`DELETE FROM ${this.table}_synced WHERE epoch NOT IN (SELECT DISTINCT epoch FROM ${this.table})`);
       return r.rowsChanged;
     });
   }

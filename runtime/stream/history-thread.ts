@@ -7,6 +7,7 @@ import { EaChaosError } from '../../core/errors.ts';
 import type { StreamTick } from './codec.ts';
 import type { TickHistory } from './history.ts';
 import { TickPacker, unpackTicks, type PackedTicks } from './history-packed.ts';
+import type { TickSyncEvent, TickSyncOptions } from './tick-sync.ts';
 
 /** The history worker's compiled file, built next to every bundle that includes this module (runtime/supervisor/build.ts). */
 export const HISTORY_WORKER_JS = 'tick-history-worker.js';
@@ -21,6 +22,8 @@ export function tickHistoryPath(dataDir: string, instanceId: string, file?: stri
 export interface WorkerInit {
   path: string;
   table: string;
+  /** Sync the history's ticks to ClickHouse from the worker (tick-sync.ts). */
+  clickhouse?: TickSyncOptions;
 }
 type WireError = { message: string; code?: string | undefined };
 export type ToWorker =
@@ -34,6 +37,7 @@ export type FromWorker =
   | { t: 'ready' }
   | { t: 'open_failed'; error: WireError }
   | { t: 'write_error'; error: WireError; rows: number }
+  | { t: 'event'; event: TickSyncEvent }
   | { t: 'reply'; id: number; ok: true; value: unknown }
   | { t: 'reply'; id: number; ok: false; error: WireError };
 
@@ -53,6 +57,8 @@ export interface HistoryWorkerCosts {
   checkpointWallMs: number;
   checkpointsFailed: number;
   writeErrors: number;
+  /** Ticks ClickHouse acknowledged (when the worker syncs them). */
+  ticksSynced?: number;
 }
 
 export interface ThreadTickHistoryStats {
@@ -85,6 +91,10 @@ export interface WorkerTickHistoryOptions {
   onError?: (f: TickHistoryFailure) => void;
   /** Give up on the worker's final flush after this long (default 15 s), then terminate it. */
   closeTimeoutMs?: number;
+  /** Also sync the ticks to ClickHouse, from the worker. */
+  clickhouse?: TickSyncOptions;
+  /** The ClickHouse tick sync's events (retry, parked, drained). */
+  onEvent?: (e: TickSyncEvent) => void;
 }
 
 /**
@@ -111,7 +121,7 @@ export class WorkerTickHistory implements TickHistory, AsyncDisposable {
   static async open(opts: WorkerTickHistoryOptions): Promise<WorkerTickHistory> {
     const table = opts.table ?? 'stream_ticks';
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new EaChaosError('E_CONFIG', `bad history table name ${table}`);
-    const worker = spawnHistoryWorker({ path: opts.path, table } satisfies WorkerInit);
+    const worker = spawnHistoryWorker({ path: opts.path, table, ...(opts.clickhouse ? { clickhouse: opts.clickhouse } : {}) } satisfies WorkerInit);
     const h = new WorkerTickHistory(worker, opts);
     await new Promise<void>((res, rej) => {
       const fail = (message: string, cause?: unknown) => {
@@ -156,6 +166,12 @@ export class WorkerTickHistory implements TickHistory, AsyncDisposable {
         this.waiting.delete(m.id);
         if (m.ok) w.resolve(m.value);
         else w.reject(new EaChaosError('E_TICK_HISTORY', m.error.message));
+      } else if (m.t === 'event') {
+        try {
+          this.opts.onEvent?.(m.event);
+        } catch {
+          /* a listener's failure is not the worker's */
+        }
       } else if (m.t === 'write_error') {
         this.counts.writeErrors++;
         this.counts.lost += m.rows;

@@ -8,7 +8,9 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { systemClock } from '../../core/clock.ts';
 import { DuckDbTickHistory } from './history-duckdb.ts';
+import { TickClickhouseSync } from './tick-sync.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './history-thread.ts';
 
 // History is background work: at the lowest priority it takes the CPU only when the streamer (and on a
@@ -65,7 +67,8 @@ if (history) {
       post({ t: 'reply', id, ok: false, error: errorOf(e) });
     }
   };
-  const stats = () => ({ ...h.costs, writeErrors: h.writeErrors });
+  const sync = init.clickhouse ? new TickClickhouseSync(init.clickhouse, h, systemClock, (event) => post({ t: 'event', event })).start() : undefined;
+  const stats = () => ({ ...h.costs, writeErrors: h.writeErrors, ticksSynced: sync?.synced ?? 0 });
   onMessage = (m: ToWorker) => {
     switch (m.t) {
       case 'rows':
@@ -89,6 +92,7 @@ if (history) {
         return;
       case 'close':
         void reply(m.id, async () => {
+          await sync?.stop();
           await h.close();
           return stats();
         }).then(() => port.close());
