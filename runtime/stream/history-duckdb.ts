@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { DOUBLE, DuckDBConnection, DuckDBDataChunk, DuckDBInstance, INTEGER, VARCHAR, type DuckDBAppender, type DuckDBType } from '@duckdb/node-api';
 import { EaChaosError } from '../../core/errors.ts';
-import type { StreamTick } from './codec.ts';
+import type { StreamTick, Tick } from './codec.ts';
 import type { TickHistory } from './history.ts';
 import { ROW, unpackTicks, type PackedTicks } from './history-packed.ts';
 
@@ -27,18 +27,7 @@ export interface DuckDbTickHistoryOptions {
 }
 
 /** A history row as the ClickHouse tick sync reads it (integers as doubles, exact to 2^53). */
-export interface UnsyncedTick {
-  epoch: number;
-  seq: number;
-  symbol: string;
-  bid: number;
-  ask: number;
-  last: number;
-  volume: number;
-  time_msc: number;
-  flags: number;
-  stored_at: number;
-}
+export type UnsyncedTick = Pick<Tick, 'symbol' | 'bid' | 'ask' | 'last' | 'volume' | 'time_msc' | 'flags'> & { epoch: number; seq: number; stored_at: number };
 
 /** The table's columns in the packed row order (history-packed.ts), integers as DOUBLE so that no BigInt is made. */
 const SELECT_PACKED =

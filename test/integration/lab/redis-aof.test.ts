@@ -38,6 +38,17 @@ describe('lab: Redis AOF recovery and RDB restore (real redis-server)', () => {
     return join(dir, line.split(' ')[1]!);
   };
 
+  /** Garbage a third of the way into the newest incr file: Redis refuses it and redis-check-aof agrees. */
+  const corruptNewestIncr = () => {
+    const f = newestIncr();
+    const fd = openSync(f, 'r+');
+    try {
+      writeSync(fd, Buffer.from('\u0000garbage\u0000'.repeat(8)), 0, 72, Math.floor(statSync(f).size / 3));
+    } finally {
+      closeSync(fd);
+    }
+  };
+
   beforeAll(async () => {
     lab = await LocalLab.start({ dir: tempLabDir('redis-aof') });
     dataDir = join(lab.dir, 'redis-master');
@@ -77,13 +88,7 @@ describe('lab: Redis AOF recovery and RDB restore (real redis-server)', () => {
     }, { what: 'BGSAVE', timeoutMs: 10_000, intervalMs: 20 });
     for (let i = 0; i < 50; i++) await run('SET', `snap:after:${i}`, 'x'.repeat(40));
     await crashRedis();
-    const f = newestIncr();
-    const fd = openSync(f, 'r+');
-    try {
-      writeSync(fd, Buffer.from('\u0000garbage\u0000'.repeat(8)), 0, 72, Math.floor(statSync(f).size / 3));
-    } finally {
-      closeSync(fd);
-    }
+    corruptNewestIncr();
     const restored = await lab.start('redis-master');
     expect(restored).toMatchObject({ reason: 'corrupt-aof', rdb: join(dataDir, 'dump.rdb') });
     expect(restored!.check).toMatch(/not valid/);
@@ -104,13 +109,7 @@ describe('lab: Redis AOF recovery and RDB restore (real redis-server)', () => {
     await run('SET', 'up:after', '1');
     const dir = lab.dir;
     await lab.stop();
-    const f = newestIncr();
-    const fd = openSync(f, 'r+');
-    try {
-      writeSync(fd, Buffer.from('\u0000garbage\u0000'.repeat(8)), 0, 72, Math.floor(statSync(f).size / 3));
-    } finally {
-      closeSync(fd);
-    }
+    corruptNewestIncr();
     lab = await LocalLab.start({ dir });
     const restored = lab.info.aofRestored ?? [];
     expect(restored.map((r) => [r.service, r.reason])).toContainEqual(['redis-master', 'corrupt-aof']);
