@@ -1,61 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { result, ScriptedBroker, SEED_ENGINE_TUNING } from './fakes.ts';
+import { engineOn, MemoryStore, result, ScriptedBroker } from './fakes.ts';
 import { ManualClock } from '../../../core/clock.ts';
 import { EventBus } from '../../../core/events.ts';
-import { OrderEngine, type TradeStore } from '../../../runtime/engine.ts';
-import type { DealRow, FailedSync, OrderRow, PositionRow } from '../../../runtime/store/rows.ts';
-
-/** A store that outlives an engine, as the DuckDB file outlives a killed process. */
-class DurableMemoryStore implements TradeStore {
-  orders = new Map<string, OrderRow>();
-  failed = new Map<string, FailedSync>();
-  failedWrites: FailedSync[] = [];
-  async loadOrders() {
-    return [...this.orders.values()];
-  }
-  async loadDeals(): Promise<DealRow[]> {
-    return [];
-  }
-  async loadPositions(): Promise<PositionRow[]> {
-    return [];
-  }
-  async maxRev() {
-    return Math.max(0, ...[...this.orders.values()].map((o) => o.rev));
-  }
-  async putOrder(r: OrderRow) {
-    this.orders.set(r.clientId, r);
-  }
-  async putDeal() {}
-  async putPosition() {}
-  async putFailedSync(r: FailedSync) {
-    this.failed.set(r.id, r);
-    this.failedWrites.push(r);
-  }
-  async deleteFailedSync(id: string) {
-    this.failed.delete(id);
-  }
-  async loadFailedSyncs(kind?: FailedSync['kind']) {
-    return [...this.failed.values()].filter((r) => !kind || r.kind === kind);
-  }
-}
-
-function engineOn(clock: ManualClock, broker: ScriptedBroker, store: DurableMemoryStore, events: EventBus): OrderEngine {
-  return new OrderEngine({
-    clock,
-    events,
-    notifier: { notify: async () => {} },
-    broker,
-    duck: store,
-    ...SEED_ENGINE_TUNING,
-  });
-}
 
 /** Park an order, let one failed_syncs round run, then stop the engine as a kill would leave it. */
 async function parkOneRoundThenKill() {
   const clock = new ManualClock(1_000_000);
   const t0 = clock.now();
   const broker = new ScriptedBroker(clock, () => result(10024, { comment: 'too many requests' }));
-  const store = new DurableMemoryStore();
+  const store = new MemoryStore();
   const first = new EventBus(clock);
   const e1 = engineOn(clock, broker, store, first);
   const o = await e1.submit({ symbol: 'EURUSD', side: 'buy', volume: 0.01 });

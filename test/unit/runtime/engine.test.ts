@@ -1,52 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { result, ScriptedBroker, SEED_ENGINE_TUNING, type Answer } from './fakes.ts';
+import { engineOn, MemoryStore, result, ScriptedBroker, type Answer } from './fakes.ts';
 import { ManualClock } from '../../../core/clock.ts';
 import { EventBus, type Alert } from '../../../core/events.ts';
-import { OrderEngine, type TradeStore } from '../../../runtime/engine.ts';
 import { BrokerConnectionError, BrokerTimeoutError } from '../../../simulator/protocol/broker-client.ts';
-import type { FailedSync } from '../../../runtime/store/rows.ts';
 
 /** The engine's policies on a ManualClock, with a scripted broker and an in-memory store. */
-class MemoryStore implements TradeStore {
-  failed = new Map<string, FailedSync>();
-  async loadOrders() {
-    return [];
-  }
-  async loadDeals() {
-    return [];
-  }
-  async loadPositions() {
-    return [];
-  }
-  async maxRev() {
-    return 0;
-  }
-  async putOrder() {}
-  async putDeal() {}
-  async putPosition() {}
-  async putFailedSync(r: FailedSync) {
-    this.failed.set(r.id, r);
-  }
-  async deleteFailedSync(id: string) {
-    this.failed.delete(id);
-  }
-}
-
-
 function setup(answer: (n: number) => Answer) {
   const clock = new ManualClock(1_000_000);
   const events = new EventBus(clock);
   const alerts: Alert[] = [];
   const broker = new ScriptedBroker(clock, answer);
   const store = new MemoryStore();
-  const engine = new OrderEngine({
-    clock,
-    events,
-    notifier: { notify: async (a) => void alerts.push(a) },
-    broker,
-    duck: store,
-    ...SEED_ENGINE_TUNING,
-  });
+  const engine = engineOn(clock, broker, store, events, async (a) => void alerts.push(a));
   const t0 = clock.now();
   const rel = () => broker.sends.map((s) => s.at - t0);
   return { clock, events, alerts, broker, store, engine, rel };

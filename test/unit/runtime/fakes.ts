@@ -1,10 +1,12 @@
 import type { ManualClock } from '../../../core/clock.ts';
 import type { BrokerPort } from '../../../runtime/broker.ts';
-import type { EngineOptions, StateMirror } from '../../../runtime/engine.ts';
+import type { EventBus } from '../../../core/events.ts';
+import { OrderEngine, type EngineOptions, type StateMirror, type TradeStore } from '../../../runtime/engine.ts';
 import { silentLogger } from '../../../core/log.ts';
 import { Wake } from '../../../runtime/policy.ts';
 import { BrokerTimeoutError } from '../../../simulator/protocol/broker-client.ts';
 import type { MqlTradeRequest, MqlTradeResult, SymbolInfo, TradeDeal } from '../../../simulator/protocol/types.ts';
+import type { DealRow, FailedSync, OrderRow, PositionRow } from '../../../runtime/store/rows.ts';
 
 /**
  * Fakes for the pure-logic engine tests (ManualClock only). The integration
@@ -73,3 +75,41 @@ export const SEED_ENGINE_TUNING = {
   unknownGraceMs: 500,
   maxRequotes: 3,
 } satisfies Partial<EngineOptions>;
+
+/** Trade state in memory: it outlives an engine, as the DuckDB file outlives a killed process. */
+export class MemoryStore implements TradeStore {
+  orders = new Map<string, OrderRow>();
+  failed = new Map<string, FailedSync>();
+  async loadOrders() {
+    return [...this.orders.values()];
+  }
+  async loadDeals(): Promise<DealRow[]> {
+    return [];
+  }
+  async loadPositions(): Promise<PositionRow[]> {
+    return [];
+  }
+  async maxRev() {
+    return Math.max(0, ...[...this.orders.values()].map((o) => o.rev));
+  }
+  putOrder(r: OrderRow, _hint?: unknown): Promise<void> {
+    this.orders.set(r.clientId, r);
+    return Promise.resolve();
+  }
+  async putDeal() {}
+  async putPosition() {}
+  async putFailedSync(r: FailedSync) {
+    this.failed.set(r.id, r);
+  }
+  async deleteFailedSync(id: string) {
+    this.failed.delete(id);
+  }
+  async loadFailedSyncs(kind?: FailedSync['kind']) {
+    return [...this.failed.values()].filter((r) => !kind || r.kind === kind);
+  }
+}
+
+/** An engine with the seed's tuning over the fakes. */
+export function engineOn(clock: ManualClock, broker: BrokerPort, store: TradeStore, events: EventBus, notify: EngineOptions['notifier']['notify'] = async () => {}): OrderEngine {
+  return new OrderEngine({ clock, events, notifier: { notify }, broker, duck: store, ...SEED_ENGINE_TUNING });
+}

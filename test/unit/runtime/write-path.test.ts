@@ -1,34 +1,22 @@
 import { describe, expect, it } from 'vitest';
-import { result, ScriptedBroker, SEED_ENGINE_TUNING } from './fakes.ts';
+import { engineOn, MemoryStore, result, ScriptedBroker } from './fakes.ts';
 import { ManualClock } from '../../../core/clock.ts';
 import { EventBus } from '../../../core/events.ts';
-import { OrderEngine, type TradeStore } from '../../../runtime/engine.ts';
+import type { TradeStore } from '../../../runtime/engine.ts';
 import type { MqlTradeRequest } from '../../../simulator/protocol/types.ts';
 import type { WriteHint } from '../../../runtime/store/duckdb.ts';
-import type { FailedSync, OrderRow } from '../../../runtime/store/rows.ts';
+import type { OrderRow } from '../../../runtime/store/rows.ts';
 
 /**
  * The intent write path: an order leaves for the broker only after the store says its intent is
  * committed, however the store batches. The store here holds every awaited write until the test
  * commits it, so the ordering is checked at each step rather than hoped for.
  */
-class GatedStore implements TradeStore {
+class GatedStore extends MemoryStore {
   held: { row: OrderRow; hint?: WriteHint; commit: () => void; fail: (e: Error) => void }[] = [];
   committed = new Set<string>();
   lazy: { row: OrderRow; hint?: WriteHint }[] = [];
-  async loadOrders() {
-    return [];
-  }
-  async loadDeals() {
-    return [];
-  }
-  async loadPositions() {
-    return [];
-  }
-  async maxRev() {
-    return 0;
-  }
-  putOrder(row: OrderRow, hint?: WriteHint): Promise<void> {
+  override putOrder(row: OrderRow, hint?: WriteHint): Promise<void> {
     if (hint?.lazy) {
       this.lazy.push({ row, hint });
       return Promise.resolve();
@@ -45,13 +33,7 @@ class GatedStore implements TradeStore {
       });
     });
   }
-  async putDeal() {}
-  async putPosition() {}
-  async putFailedSync(_r: FailedSync) {}
-  async deleteFailedSync() {}
 }
-
-
 
 async function settle(): Promise<void> {
   for (let i = 0; i < 50; i++) await Promise.resolve();
@@ -60,17 +42,9 @@ async function settle(): Promise<void> {
 function setup(store: TradeStore) {
   const clock = new ManualClock(1_000_000);
   const broker = new ScriptedBroker(clock, () => result(10009));
-  const committedAtSend: boolean[] = [];
   const events = new EventBus(clock);
-  const engine = new OrderEngine({
-    clock,
-    events,
-    notifier: { notify: async () => {} },
-    broker,
-    duck: store,
-    ...SEED_ENGINE_TUNING,
-  });
-  return { clock, broker, engine, committedAtSend, events };
+  const engine = engineOn(clock, broker, store, events);
+  return { clock, broker, engine, events };
 }
 
 describe('intent write path', () => {
