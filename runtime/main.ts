@@ -176,8 +176,8 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
               url: rc.clickhouse.url,
               database: cfg.clickhouse.database,
               instanceId: rc.instanceId,
-              // ClickHouse advises about one insert per second; the seed allows 30 s of sync delay.
-              intervalMs: Math.min(1000, cfg.clickhouse.failedSyncRetryMs),
+              // ClickHouse advises about one insert per second (a plumbing constant, like the order sync's 200 ms gather).
+              intervalMs: 1000,
               retryIntervalMs: cfg.clickhouse.retryIntervalMs,
               maxRetryAttempts: cfg.clickhouse.maxRetryAttempts,
               drainIntervalMs: cfg.clickhouse.failedSyncRetryMs,

@@ -11,9 +11,9 @@ import type { DealRow, FailedSync, OrderRow, PositionRow } from './rows.ts';
 
 /**
  * The local durable store (seed §3.4): every order intent is committed here
- * before it is sent. Writes are group-committed: callers that arrive while a
- * transaction is in flight share the next one, which is how one-row-per-commit
- * latency (~2 ms for an upsert) still gives > 1,000 orders/s.
+ * before it is sent, synchronously through an Appender (intent-appender.ts).
+ * Every other write is group-committed by statements: callers that arrive while
+ * a transaction is in flight share the next one.
  *
  * Recovery, in order:
  *  1. DuckDB replays its WAL on open. It does so silently even when the WAL is
@@ -329,12 +329,12 @@ export class DuckStore implements AsyncDisposable {
   }
 
   /**
-   * The next statement's writes: all queued writes of one table, so the last write per key wins in
-   * queue order. Order rows that someone waits for (intents) go first, in their own autocommit
-   * statement; lazy rows wait for their window, so an intent waits for at most the one statement
-   * in flight plus its own, never for a stream of outcome, deal and position rows. When intents
-   * keep arriving, due lazy statements alternate with them so they cannot starve. Rare writes
-   * (failed_syncs, meta) take everything queued into one transaction, as before.
+   * The next statement's writes, last write per key winning in queue order. Awaited order rows
+   * (reconciliation results; intents while the appender is being reopened) go first, in their own
+   * autocommit statement, so they never wait behind a stream of outcome, deal and position rows;
+   * when they keep arriving, due lazy statements alternate with them so those cannot starve. Due
+   * lazy rows alone share one transaction. Rare writes (failed_syncs, meta) take everything queued
+   * into one transaction.
    */
   private takeNext(last: Write['kind'] | undefined): Pending[] | undefined {
     const q = this.queue;
