@@ -287,6 +287,9 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
         maxRetryAttempts: cfg.clickhouse.maxRetryAttempts,
         failedSyncRetryMs: cfg.clickhouse.failedSyncRetryMs,
         healthProbeIntervalMs: cfg.clickhouse.healthProbeIntervalMs,
+        // One insert per table per second, as ClickHouse advises, but never more than a quarter of
+        // the (scaled) max sync delay: a compressed run must still meet that goal.
+        batchWindowMs: Math.min(1000, cfg.trade.maxClickhouseSyncDelayMs / 4),
       });
       mirrors.push(ch);
     }

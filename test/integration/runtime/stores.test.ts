@@ -123,6 +123,26 @@ describe('runtime state across Redis and ClickHouse faults', () => {
     }
   });
 
+  it('a steady order stream makes one ClickHouse insert per table per gathering window, not one per round trip', async () => {
+    // Every insert is a part ClickHouse merges, and merges of a small table rewrite all of it.
+    const inserts = async () => {
+      const rs = await ch.query({ query: `SELECT value FROM system.events WHERE event = 'InsertQuery'`, format: 'JSONEachRow' });
+      return Number(((await rs.json()) as { value: string }[])[0]?.value ?? 0);
+    };
+    await rt.clickhouse!.flushed();
+    const before = await inserts();
+    const t0 = performance.now();
+    const ids = await stream(() => performance.now() - t0 > 2000);
+    await waitFor(async () => ((await chCount(ids)) === ids.length ? true : undefined), { what: 'the stream in ClickHouse', timeoutMs: 10_000, intervalMs: 50 });
+    const ms = performance.now() - t0;
+    const n = (await inserts()) - before;
+    // The window: min(1 s, a quarter of the max sync delay, which the effective config holds scaled).
+    const windowMs = Math.min(1000, rt.config.trade.maxClickhouseSyncDelayMs / 4);
+    // Three tables; the first and the last window may each be partial.
+    expect(n).toBeGreaterThan(0);
+    expect(n).toBeLessThanOrEqual(3 * (Math.ceil(ms / windowMs) + 2));
+  });
+
   it('ClickHouse down during an order stream: batches go to failed_syncs and drain once it is back', async () => {
     const seq = rt.events.since(0).at(-1)!.seq;
     await lab.kill('clickhouse');
