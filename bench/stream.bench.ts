@@ -197,6 +197,8 @@ async function partA(rate: number, seconds: number, warmupMs: number) {
     const client = await FeedClient.connect({
       host: feed.host,
       port: feed.port,
+      // As the runtime's QuoteCache connects: binary frames when the feed offers them.
+      binary: process.env.STREAM_BENCH_FEED_JSON !== '1',
       onTick: (t) => {
         streamer.publish(t);
         if (!first) first = performance.now();

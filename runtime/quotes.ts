@@ -27,6 +27,11 @@ export class QuoteCache implements AsyncDisposable {
     return () => this.listeners.delete(fn);
   }
 
+  /** How the feed is read on the current connection (binary frames when the feed offers them). */
+  get feedEncoding(): 'json' | 'binary' | undefined {
+    return this.connected ? this.client?.encoding : undefined;
+  }
+
   quote(symbol: string): { bid: number; ask: number } | undefined {
     return this.latest.get(symbol);
   }
@@ -45,6 +50,12 @@ export class QuoteCache implements AsyncDisposable {
         ...(this.o.symbols ? { symbols: this.o.symbols } : {}),
         clock: this.o.clock,
         connectTimeoutMs: 1000,
+        // Binary frames when the feed offers them (no JSON.parse per tick); JSON lines otherwise.
+        binary: true,
+        onBadInput: (e) => {
+          this.o.log.warn({ code: e.code, err: e.message }, 'quotes: the feed sent input that was refused');
+          this.o.events.emit('tick', 'quotes.bad_input', { code: e.code, message: e.message });
+        },
         onTick: (t) => {
           this.latest.set(t.symbol, t);
           for (const l of this.listeners) l(t);

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { systemClock, type Clock } from '../../core/clock.ts';
 import { EaChaosError } from '../../core/errors.ts';
 import { createRandom, type Random } from '../../core/random.ts';
+import { BINARY_ENCODING, FEED_FRAME_VERSION, FeedFrameEncoder } from '../protocol/feed-frames.ts';
 import { LineSplitter } from '../protocol/lines.ts';
 import type { FeedEndpoint, Tick } from '../protocol/types.ts';
 import { startFeedAdmin } from './admin.ts';
@@ -81,7 +82,13 @@ export function tickLine(t: Tick): string {
 interface Subscriber {
   socket: Socket;
   symbols: Set<string> | undefined;
+  /** Asked for binary frames (and was told so); JSON lines otherwise. */
+  binary: boolean;
+  /** String ids below this have been sent to this connection. */
+  stringsSent: number;
 }
+
+const ENCODING_ACK = `${JSON.stringify({ encoding: BINARY_ENCODING, version: FEED_FRAME_VERSION })}\n`;
 
 export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
   const clock = opts.clock ?? systemClock;
@@ -101,6 +108,8 @@ export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
   });
 
   let record: Tick[] = [];
+  // One string table for the feed's lifetime: ids stay valid across restarts and connections.
+  const encoder = new FeedFrameEncoder();
   let emittedCount = 0;
   let slowDropped = 0;
   const subscribers = new Set<Subscriber>();
@@ -113,9 +122,38 @@ export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
     for (const t of batch) record.push(t);
     if (record.length > recordLimit) record = record.slice(record.length - Math.floor(recordLimit / 2));
     if (subscribers.size === 0) return;
-    const lines = batch.map(tickLine);
+    // Each encoding is built at most once per batch, and only if some subscriber takes it.
+    let lines: string[] | undefined;
     let all: string | undefined;
+    let allFrames: Buffer | undefined | null;
     for (const sub of subscribers) {
+      if (sub.socket.writableLength > maxBacklog) {
+        slowDropped++;
+        subscribers.delete(sub);
+        sub.socket.destroy();
+        continue;
+      }
+      if (sub.binary) {
+        let frames: Buffer | undefined | null;
+        try {
+          if (sub.symbols) frames = encoder.ticksFrames(batch, (t) => sub.symbols!.has(t.symbol));
+          else frames = allFrames === undefined ? (allFrames = encoder.ticksFrames(batch) ?? null) : allFrames;
+        } catch {
+          // A name the framing cannot carry (over 255 UTF-8 bytes, or the 65,535th): this subscriber
+          // cannot be served in binary, and going back to JSON mid-stream is not in the protocol.
+          subscribers.delete(sub);
+          sub.socket.destroy();
+          continue;
+        }
+        if (!frames) continue;
+        if (sub.stringsSent < encoder.stringCount) {
+          sub.socket.write(encoder.stringsFrame(sub.stringsSent)!);
+          sub.stringsSent = encoder.stringCount;
+        }
+        sub.socket.write(frames);
+        continue;
+      }
+      lines ??= batch.map(tickLine);
       let payload: string;
       if (!sub.symbols) payload = all ??= `${lines.join('\n')}\n`;
       else {
@@ -123,25 +161,25 @@ export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
         if (mine.length === 0) continue;
         payload = `${mine.join('\n')}\n`;
       }
-      if (sub.socket.writableLength > maxBacklog) {
-        slowDropped++;
-        subscribers.delete(sub);
-        sub.socket.destroy();
-        continue;
-      }
       sub.socket.write(payload);
     }
   });
 
   const onConnection = (socket: Socket) => {
     socket.setNoDelay(true);
-    const sub: Subscriber = { socket, symbols: undefined };
+    const sub: Subscriber = { socket, symbols: undefined, binary: false, stringsSent: 0 };
     subscribers.add(sub);
     const splitter = new LineSplitter(64 * 1024, (ev) => {
       if (!('line' in ev)) return;
       try {
-        const msg = JSON.parse(ev.line) as { op?: unknown; symbols?: unknown };
-        if (msg.op === 'subscribe' && Array.isArray(msg.symbols)) sub.symbols = new Set(msg.symbols.map(String));
+        const msg = JSON.parse(ev.line) as { op?: unknown; symbols?: unknown; encoding?: unknown };
+        if (msg.op !== 'subscribe') return;
+        if (Array.isArray(msg.symbols)) sub.symbols = new Set(msg.symbols.map(String));
+        if (msg.encoding === BINARY_ENCODING && !sub.binary) {
+          // The ack is the last line: binary frames start right after its newline.
+          socket.write(ENCODING_ACK);
+          sub.binary = true;
+        }
       } catch {
         // Subscribers only ever send a subscribe line; anything else is ignored.
       }
@@ -149,7 +187,7 @@ export async function startFeed(opts: FeedOptions = {}): Promise<FeedHandle> {
     socket.on('data', (c: Buffer) => splitter.push(c));
     socket.on('error', () => undefined);
     socket.on('close', () => subscribers.delete(sub));
-    socket.write(`${JSON.stringify({ hello: { epoch: gen.epoch, symbols: symbols.map((s) => s.name), time_msc: clock.now() } })}\n`);
+    socket.write(`${JSON.stringify({ hello: { epoch: gen.epoch, symbols: symbols.map((s) => s.name), time_msc: clock.now(), encodings: ['json', BINARY_ENCODING] } })}\n`);
   };
 
   const listen = async () => {

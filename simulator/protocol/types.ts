@@ -249,12 +249,15 @@ export interface Tick {
 }
 
 export interface FeedHello {
-  hello: { epoch: number; symbols: string[]; time_msc: number };
+  /** `encodings`: what a subscribe line may ask for (absent from feeds that only speak JSON lines). */
+  hello: { epoch: number; symbols: string[]; time_msc: number; encodings?: string[] };
 }
 
 export interface FeedSubscribe {
   op: 'subscribe';
   symbols: string[];
+  /** 'binary': switch this connection to binary frames (simulator/protocol/feed-frames.ts); default JSON lines. */
+  encoding?: 'json' | 'binary';
 }
 
 export interface QueryFilter {
