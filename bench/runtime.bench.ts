@@ -236,7 +236,7 @@ async function benchRuntime(): Promise<void> {
     const lightDurable = summary(rt.engine.durableLatency);
     const lightFlush = summary(rt.duck.intentFlushMs);
     const cs = rt.duck.commitStats;
-    out.duckdbCommits = { commits: cs.commits, writesPerCommit: +fmt(cs.writes / cs.commits, 1), meanMs: +fmt(cs.totalMs / cs.commits, 2), maxMs: +fmt(cs.maxMs, 1) };
+    out.duckdbCommits = { commits: cs.commits, writesPerCommit: +fmt(cs.writes / cs.commits, 1), meanMs: +fmt(cs.totalMs / cs.commits, 2), maxMs: +fmt(cs.maxMs, 1), lazyUpserts: cs.lazyUpserts };
     out.healthy = {
       paced100PerSec: {
         orders: LIGHT,

@@ -127,7 +127,7 @@ export class DuckStore implements AsyncDisposable {
   readonly intentFlushMs: number[] = [];
   private reopeningIntents: Promise<void> | undefined;
   /** Group-commit figures (for /state and the bench). */
-  readonly commitStats = { commits: 0, writes: 0, totalMs: 0, maxMs: 0 };
+  readonly commitStats = { commits: 0, writes: 0, totalMs: 0, maxMs: 0, lazyUpserts: 0 };
   /** Last backup cycle: duration and rows copied (for /state and the bench). */
   lastBackup: { ms: number; rows: number; at: number } | undefined;
 
@@ -307,7 +307,7 @@ export class DuckStore implements AsyncDisposable {
         this.inFlight = batch;
         try {
           const t0 = performance.now();
-          await this.lock.run(() => this.commit(batch.map((b) => b.w), batch.every((b) => b.fresh)));
+          await this.lock.run(() => this.commit(batch.map((b) => b.w), batch.every((b) => b.fresh), batch.every((b) => b.lazy)));
           const ms = performance.now() - t0;
           const st = this.commitStats;
           st.commits++;
@@ -388,7 +388,7 @@ export class DuckStore implements AsyncDisposable {
     return Math.min(this.committedRev, lo - 1);
   }
 
-  private async commit(writes: Write[], fresh = false): Promise<void> {
+  private async commit(writes: Write[], fresh = false, lazy = false): Promise<void> {
     // Last write per key wins inside one batch.
     const orders = new Map<string, OrderRow>();
     const deals = new Map<number, DealRow>();
@@ -409,6 +409,10 @@ export class DuckStore implements AsyncDisposable {
       } else meta.set(w.k, w.v);
     }
     const c = this.connection;
+    if (lazy && failed.size === 0 && deleteFailed.size === 0 && meta.size === 0) {
+      if (await this.commitLazy(orders, deals, positions)) return;
+      this.commitStats.lazyUpserts++;
+    }
     // One table's rows: one autocommit statement, one round trip instead of BEGIN…COMMIT. Rows of
     // several tables (a lazy window) share one transaction below: they need no common atomicity
     // (every row is complete on its own), but one WAL sync instead of three.
@@ -449,6 +453,37 @@ export class DuckStore implements AsyncDisposable {
       await c.run('COMMIT');
     } catch (e) {
       await c.run('ROLLBACK').catch(() => {});
+      throw new EaChaosError('E_DUCKDB_WRITE', `DuckDB write failed: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /**
+   * Lazy rows are outcomes of orders whose intent row is already committed, deals (written once)
+   * and positions. An UPDATE of the orders and a plain INSERT of the deals cost about half the
+   * upserts (33 rows alone: 2.9 + 1.5 ms against 4.3 + 3.0 ms), and these commits run beside the
+   * intents' flushes on 2 cores. False, with nothing left half-done that matters, when a row broke
+   * that assumption (an order not there yet, a deal already there): the caller then upserts
+   * everything, which is idempotent.
+   */
+  private async commitLazy(orders: Map<string, OrderRow>, deals: Map<number, DealRow>, positions: Map<number, PositionRow>): Promise<boolean> {
+    const c = this.connection;
+    const tables = (orders.size > 0 ? 1 : 0) + (deals.size > 0 ? 1 : 0) + (positions.size > 0 ? 1 : 0);
+    const txn = tables > 1;
+    if (txn) await c.run('BEGIN TRANSACTION');
+    try {
+      const updated = await updateOrders(c, [...orders.values()].map((r) => [r.clientId, r.state, r.rev, r.updatedAt, r.data]));
+      if (updated !== orders.size) {
+        // Outside a transaction the rows that matched are committed: the upsert rewrites them alike.
+        if (txn) await c.run('ROLLBACK');
+        return false;
+      }
+      await insertMany(c, 'deals', 4, [...deals.values()].map((r) => [r.deal, r.clientId, r.rev, r.data]), 'INSERT');
+      await insertMany(c, 'positions', 4, [...positions.values()].map((r) => [r.ticket, r.status, r.rev, r.data]));
+      if (txn) await c.run('COMMIT');
+      return true;
+    } catch (e) {
+      if (txn) await c.run('ROLLBACK').catch(() => {});
+      if (/duplicate key|constraint/i.test((e as Error).message)) return false;
       throw new EaChaosError('E_DUCKDB_WRITE', `DuckDB write failed: ${(e as Error).message}`, { cause: e });
     }
   }
@@ -625,7 +660,23 @@ export class DuckStore implements AsyncDisposable {
 const PREPARED = new WeakMap<DuckDBConnection, Map<string, Promise<DuckDBPreparedStatement>>>();
 const MAX_PREPARED_ROWS = 16;
 
-async function insertMany(c: DuckDBConnection, table: string, cols: number, rows: DuckDBValue[][], verb = 'INSERT OR REPLACE'): Promise<void> {
+function insertMany(c: DuckDBConnection, table: string, cols: number, rows: DuckDBValue[][], verb = 'INSERT OR REPLACE'): Promise<number> {
+  return runChunked(c, cols, rows, (tuples) => `${verb} INTO ${table} VALUES ${tuples}`);
+}
+
+/** Rows of (client_id, state, rev, updated_at, data) for orders that exist; returns how many matched. */
+function updateOrders(c: DuckDBConnection, rows: DuckDBValue[][]): Promise<number> {
+  return runChunked(
+    c,
+    5,
+    rows,
+    (tuples) => `UPDATE orders SET state = v.s, rev = v.r, updated_at = v.u, data = v.d FROM (VALUES ${tuples}) AS v(id, s, r, u, d) WHERE orders.client_id = v.id`,
+  );
+}
+
+/** One statement per chunk of rows, each row a tuple of `cols` parameters; returns the rows changed. */
+async function runChunked(c: DuckDBConnection, cols: number, rows: DuckDBValue[][], sqlFor: (tuples: string) => string): Promise<number> {
+  let changed = 0;
   // DuckDB binds at most a few thousand parameters comfortably: chunk.
   const perStmt = Math.max(1, Math.floor(2000 / cols));
   for (let i = 0; i < rows.length; i += perStmt) {
@@ -635,9 +686,9 @@ async function insertMany(c: DuckDBConnection, table: string, cols: number, rows
       values.push(...r);
       return `(${r.map((_, k) => `$${j * cols + k + 1}`).join(',')})`;
     });
-    const sql = `${verb} INTO ${table} VALUES ${tuples.join(',')}`;
+    const sql = sqlFor(tuples.join(','));
     if (chunk.length > MAX_PREPARED_ROWS) {
-      await c.run(sql, values);
+      changed += Number((await c.run(sql, values)).rowsChanged);
       continue;
     }
     let cache = PREPARED.get(c);
@@ -650,8 +701,9 @@ async function insertMany(c: DuckDBConnection, table: string, cols: number, rows
     }
     const stmt = await ps;
     stmt.bind(values);
-    await stmt.run();
+    changed += Number((await stmt.run()).rowsChanged);
   }
+  return changed;
 }
 
 async function openWithLockRetry(opts: DuckStoreOptions): Promise<DuckDBInstance> {

@@ -71,6 +71,35 @@ describe('DuckStore write path', () => {
     await again.stop();
   });
 
+  it('lazy rows update existing orders and insert new deals in place; a row that breaks that falls back to the upsert, losing nothing', async () => {
+    const path = join(tempLabDir('duck-write'), 'l.duckdb');
+    const s = await DuckStore.open(opts(path, 600_000));
+    stores.push(s);
+    await Promise.all([s.putOrder(order('l.1', 1), { fresh: true }), s.putOrder(order('l.2', 2), { fresh: true })]);
+    const lazyBatch = async (writes: Promise<void>[]) => {
+      // A read makes every queued lazy row due and waits for it.
+      await s.loadOrders();
+      await Promise.all(writes);
+    };
+    await lazyBatch([s.putOrder(order('l.1', 3, 'filled'), { lazy: true }), s.putOrder(order('l.2', 4, 'rejected'), { lazy: true }), s.putDeal(deal(21, 5), { lazy: true })]);
+    expect(s.commitStats.lazyUpserts).toBe(0);
+    // An order that is not there (no intent row) and a deal that is: both fall back, nothing lost.
+    await lazyBatch([s.putOrder(order('l.3', 6, 'filled'), { lazy: true }), s.putOrder(order('l.1', 7, 'reconciled'), { lazy: true })]);
+    await lazyBatch([s.putDeal(deal(21, 8), { lazy: true }), s.putPosition({ ticket: 4, status: 'open', rev: 9, data: '{}' }, { lazy: true })]);
+    expect(s.commitStats.lazyUpserts).toBe(2);
+    await s.stop();
+    const again = await DuckStore.open(opts(path));
+    stores.push(again);
+    expect((await again.loadOrders()).map((r) => [r.clientId, r.state, r.rev]).sort()).toEqual([
+      ['l.1', 'reconciled', 7],
+      ['l.2', 'rejected', 4],
+      ['l.3', 'filled', 6],
+    ]);
+    expect((await again.loadDeals()).map((d) => [d.deal, d.rev])).toEqual([[21, 8]]);
+    expect((await again.loadPositions()).map((p) => p.ticket)).toEqual([4]);
+    await again.stop();
+  });
+
   it('a lazy row committed after a higher rev is still copied by the next backup', async () => {
     const path = join(tempLabDir('duck-write'), 'b.duckdb');
     const s = await DuckStore.open(opts(path, 600_000));
