@@ -68,8 +68,9 @@ export class ClickhouseSync implements AsyncDisposable {
   private probeTimer: TimerHandle | undefined;
   private readonly drain: Periodic;
   private readonly wake = new Wake();
-  /** Ends a gathering window early when the sync stops. */
-  private readonly stopping = new Wake();
+  /** Ends a gathering window early: the sync stops, or someone waits for everything queued. */
+  private readonly cutShort = new Wake();
+  private hurry = 0;
   private stopped = false;
   private parked = 0;
   private downSince: number | undefined;
@@ -145,9 +146,15 @@ export class ClickhouseSync implements AsyncDisposable {
     if (!this.flushing && !this.stopped) this.flushing = this.flushLoop();
   }
 
-  /** Resolves when everything queued so far has been written or parked. */
+  /** Sends what is queued without waiting out the window; resolves once all of it is written or parked. */
   async flushed(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    this.hurry++;
+    this.cutShort.fire();
+    try {
+      while (this.flushing) await this.flushing;
+    } finally {
+      this.hurry--;
+    }
   }
 
   private takeBatch(): Batch {
@@ -178,7 +185,7 @@ export class ClickhouseSync implements AsyncDisposable {
         // whatever arrived during the last insert made ~14 inserts/s per table at 100 orders/s.
         // Rows that waited out an outage or a full batch are already due and go at once.
         const due = (this.oldestPendingAt ?? this.o.clock.monotonic()) + (this.o.batchWindowMs ?? 1000) - this.o.clock.monotonic();
-        if (due > 0) await waitOrWake(this.o.clock, due, this.stopping);
+        if (due > 0 && this.hurry === 0) await waitOrWake(this.o.clock, due, this.cutShort);
         if (this.stopped) break;
         const batch = this.takeBatch();
         const policy = retry({
@@ -310,7 +317,7 @@ export class ClickhouseSync implements AsyncDisposable {
     // Give queued rows one chance to land; anything left is re-sent from DuckDB at next start.
     this.stopped = true;
     this.wake.fire();
-    this.stopping.fire();
+    this.cutShort.fire();
     await this.flushing?.catch(() => {});
     this.probeTimer?.cancel();
     await this.drain.stop();
