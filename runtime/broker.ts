@@ -45,6 +45,8 @@ export interface BrokerGatewayOptions {
   queryTimeoutMs?: number;
   /** Called after a switch of access point (failover or return to the primary). */
   onSwitch?: (to: { index: number; name: string }) => void;
+  /** An access point's probe got through again (after the switch, if one follows). */
+  onUp?: (point: { index: number; name: string }) => void;
 }
 
 /** Failures that say "this access point is not serving", as opposed to a broker answer. */
@@ -146,6 +148,7 @@ export class BrokerGateway implements BrokerPort, AsyncDisposable {
       this.switchTo(i, i === 0 ? 'broker.failback' : 'broker.failover');
     }
     this.wake.fire();
+    this.o.onUp?.({ index: i, name: this.points[i]!.o.name });
   }
 
   private switchTo(j: number, type: 'broker.failover' | 'broker.failback'): void {

@@ -246,6 +246,9 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
       probeIntervalMs: cfg.trade.brokerProbeIntervalMs,
       // Orders whose answer was lost on the old access point are reconciled on the new one at once.
       onSwitch: () => void reconciler?.trigger(),
+      // Likewise when the broker comes back: an order whose answer the outage lost is resolved now,
+      // not at the next period (measured: one order in 100 confirmed ~900 ms after the broker was back).
+      onUp: () => void reconciler?.trigger(),
     });
     const mirrors: StateMirror[] = [];
     if (rc.redis) {

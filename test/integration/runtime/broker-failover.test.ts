@@ -82,6 +82,24 @@ describe('BrokerGateway failover between access points (real sockets)', () => {
     expect(gw.activeName).toBe('primary');
   });
 
+  it('tells its owner when the probe sees the broker back, so lost answers are reconciled at once', async () => {
+    const ups: string[] = [];
+    const single = new BrokerGateway({ host: '127.0.0.1', port: relay.port, clock: systemClock, events: new EventBus(systemClock), log: silentLogger, probeIntervalMs: 20, onUp: (p) => ups.push(p.name) });
+    try {
+      await single.symbolInfo('EURUSD');
+      await relay.down();
+      // The first call may still go out on the old socket (a lost answer, not "down"); the next one
+      // finds the port closed, and the probing starts.
+      for (let i = 0; i < 2; i++) await expect(single.symbolInfo('EURUSD')).rejects.toBeInstanceOf(BrokerConnectionError);
+      expect(ups).toEqual([]);
+      await relay.up();
+      await waitFor(() => (ups.length > 0 ? true : undefined), { what: 'onUp after the broker is back', timeoutMs: 5000, intervalMs: 5 });
+      expect(ups).toEqual(['primary']);
+    } finally {
+      await single.stop();
+    }
+  });
+
   it('with a single endpoint there is no breaker: every call reaches the connection', async () => {
     // A free port nobody listens on: every connect is refused.
     const single = new BrokerGateway({ host: '127.0.0.1', port: await freePort(), clock: systemClock, events: new EventBus(systemClock), log: silentLogger, probeIntervalMs: 1000 });
