@@ -36,3 +36,12 @@ Feature: Tick Stream fault tolerance (seed §3.2, §4 "UDP to TCP Fallback Test"
     When 10% of the tick datagrams to the consumer are lost, with duplicates and reordering, for 60 ticks
     Then the consumer recovered the lost ticks from the EA's history or over TCP
     And no tick was lost
+
+  # Seed §3.5 syncs ticks to ClickHouse too (24 h). The tick history file is the backlog: a
+  # ClickHouse outage makes the sync retry every 5 s up to 3 times, then wait for the 30 s period
+  # or, sooner, for its health probe to see ClickHouse back. 60 s nominal goes through all of it.
+  Scenario: Ticks reach ClickHouse through a ClickHouse outage, none lost, none twice
+    When ClickHouse is down for 60 s
+    Then the tick backlog reaches ClickHouse within 5 s of ClickHouse coming back
+    And ClickHouse holds every tick the EA published, each once
+    And no tick was lost

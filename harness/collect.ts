@@ -7,7 +7,7 @@ import { intentsFromEvents, parseHistory, type RunHistory } from './history/inde
 import { toTickRecords, type TickLike } from './history/derive.ts';
 import type { ResolvedSchedule } from './scenario/index.ts';
 import { waitFor } from '../core/wait.ts';
-import { clickhouseOrders, duckdbOrders, redisOrders } from './stores.ts';
+import { clickhouseOrders, clickhouseTicks, duckdbOrders, historyTickKeys, redisOrders } from './stores.ts';
 import type { Testbed } from './testbed/testbed.ts';
 import { tickHistoryPath } from '../runtime/stream/history-thread.ts';
 
@@ -151,9 +151,13 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
   await bed.supervisor?.stop().catch(() => {});
   const duckdb = await duckdbOrders(instances.map((i) => bed.duckdbFile(i)));
   let ticks: RunHistory['ticks'] = null;
+  let tickStores: RunHistory['tickStores'] = null;
   if (bed.consumer && n > 0) {
-    const emitted = await streamedTicks(tickHistoryPath(dirname(bed.duckdbFile('ea-0')), 'ea-0'));
+    const file = tickHistoryPath(dirname(bed.duckdbFile('ea-0')), 'ea-0');
+    const emitted = await streamedTicks(file);
     if (emitted) ticks = { emitted: toTickRecords(emitted).records, received: toTickRecords(bed.consumer.record().ticks.map((r) => r.tick)).records };
+    // After the stop: the runtime's last tick-sync cycle runs as it stops.
+    tickStores = { instance: 'ea-0', history: await historyTickKeys(file), clickhouse: await clickhouseTicks(bed.lab.info.clickhouse.url, bed.config.clickhouse.database, 'ea-0') };
   }
   const stores = { takenAt, syncDeadlineMs, redis, duckdb, clickhouse };
   const events = historyEvents(bed);
@@ -183,6 +187,7 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
     orders: outcomes.orders,
     positions: outcomes.positions,
     ticks,
+    tickStores,
     stores,
     versions: { ...bed.lab.info.versions, node: process.version },
     environment: { platform: platform(), release: release(), cpus: cpus().length, provider: bed.lab.info.provider },

@@ -98,15 +98,15 @@ export async function runSchedule(o: {
 }
 
 /**
- * The checkers that apply to a scenario, from its tags: tick gaps only where a
- * tick stream runs (@tick). An inapplicable checker is left out rather than
+ * The checkers that apply to a scenario, from its tags: tick gaps and the tick
+ * stores only where a tick stream runs (@tick). An inapplicable checker is left out rather than
  * reported "unknown"; an applicable one that cannot decide still says "unknown".
  */
 export function checksForTags(tags: readonly string[]): CheckName[] {
   // @ea-stopped: the scenario ends with the EA deliberately stopped (the supervisor gave up), so
   // nothing can settle its orders or converge its stores; only "no duplicate" still means something.
   if (tags.includes('@ea-stopped')) return ['orders-duplicated'];
-  return CHECK_NAMES.filter((c) => c !== 'tick-gaps' || tags.includes('@tick'));
+  return CHECK_NAMES.filter((c) => !c.startsWith('tick-') || tags.includes('@tick'));
 }
 
 function gatherSuiteMeta(dir: string): Record<string, ScenarioMeta> {

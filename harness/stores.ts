@@ -3,7 +3,7 @@ import { createClient } from '@clickhouse/client';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
 import type { Endpoint } from '../lab/types.ts';
-import type { StoreOrder } from './history/index.ts';
+import type { StoreOrder, StreamTickKey } from './history/index.ts';
 
 /**
  * Read each runtime's orders straight out of the three stores, the way an
@@ -43,6 +43,44 @@ export async function clickhouseOrders(url: string, database: string, instances:
     return null;
   } finally {
     await ch.close();
+  }
+}
+
+/**
+ * The ticks one instance synced to ClickHouse, by its stream (epoch, seq), with FINAL so a
+ * batch resent after a lost answer counts once. A reachable ClickHouse without the table holds
+ * none ([]); null only when ClickHouse cannot be read.
+ */
+export async function clickhouseTicks(url: string, database: string, instance: string): Promise<StreamTickKey[] | null> {
+  const ch = createClient({ url, request_timeout: 10_000 });
+  try {
+    const db = database.replace(/[^A-Za-z0-9_]/g, '');
+    const has = await ch.query({ query: `SELECT count() AS n FROM system.tables WHERE database = '${db}' AND name = 'ticks'`, format: 'JSONEachRow' });
+    if (Number(((await has.json()) as { n: string | number }[])[0]?.n ?? 0) === 0) return [];
+    const rs = await ch.query({ query: `SELECT epoch, seq FROM ${db}.ticks FINAL WHERE instance = '${instance.replace(/'/g, '')}'`, format: 'JSONEachRow' });
+    return ((await rs.json()) as { epoch: string | number; seq: string | number }[]).map((r) => ({ epoch: Number(r.epoch), seq: Number(r.seq) }));
+  } catch {
+    return null;
+  } finally {
+    await ch.close();
+  }
+}
+
+/** The (epoch, seq) of every tick in a runtime's DuckDB tick history, read after it let go of the file. */
+export async function historyTickKeys(file: string, table = 'stream_ticks'): Promise<StreamTickKey[] | null> {
+  if (!existsSync(file)) return null;
+  try {
+    const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
+    const conn = await db.connect();
+    try {
+      const reader = await conn.runAndReadAll(`SELECT epoch, seq FROM ${table}`);
+      return reader.getRowsJS().map((r) => ({ epoch: Number(r[0] as bigint), seq: Number(r[1] as bigint) }));
+    } finally {
+      conn.closeSync();
+      db.closeSync();
+    }
+  } catch {
+    return null;
   }
 }
 

@@ -235,3 +235,41 @@ Then("the consumer recovered the lost ticks from the EA's history or over TCP", 
   });
   this.attach(`relay dropped ${dropped} datagrams; ${c.stats().historyTicks - historyBefore} ticks refilled from history in ${c.stats().historyRequests} requests; ${toTcp()} switches to TCP`, 'text/plain');
 });
+
+// ---- Ticks to ClickHouse (seed §3.5 "orders, deals, positions and ticks") ----
+
+Then('the tick backlog reaches ClickHouse within {float} s of ClickHouse coming back', async function (this: ChaosWorld, s: number) {
+  const bed = this.requireBed();
+  const f = this.lastFault!;
+  const from = f.healedAt ?? f.injectedAt;
+  // The tick sync announces a drain on its first successful cycle after a failed one; a failure
+  // before the heal is what makes the event follow this outage.
+  await after(bed, f.injectedAt, 'a tick sync failure during the outage', (e) => e.type === 'tick_sync.retry' || e.type === 'tick_sync.parked');
+  const drained = await after(bed, from, 'tick_sync.drained after the outage', (e) => e.type === 'tick_sync.drained');
+  const ms = drained.ts - from;
+  await record(this, { component: 'ClickHouse Sync', goalMs: this.goal('clickhouseSyncMs'), ms, scaled: false, from: `heal of ${f.kind} ${f.target}`, to: `${drained.source} tick_sync.drained` });
+  if (ms > s * 1000) throw new Error(`ClickHouse Sync: the tick backlog drained ${ms} ms after ClickHouse was back, over the ${s} s bound`);
+});
+
+Then('ClickHouse holds every tick the EA published, each once', async function (this: ChaosWorld) {
+  const bed = this.requireBed();
+  const st = await streamState(bed);
+  const db = this.config.clickhouse.database.replace(/[^A-Za-z0-9_]/g, '');
+  // FINAL: a batch resent after a lost answer is stored twice until ClickHouse merges, and counts once.
+  const sql = `SELECT count() AS n, uniqExact(seq) AS u, min(seq) AS lo, max(seq) AS hi FROM ${db}.ticks FINAL WHERE instance = 'ea-0' AND epoch = ${st.epoch} AND seq <= ${st.lastSeq} FORMAT JSONEachRow`;
+  let got = { n: 0, u: 0, lo: 0, hi: 0 };
+  await waitFor(
+    async () => {
+      const res = await fetch(`${bed.lab.info.clickhouse.url}/?query=${encodeURIComponent(sql)}`);
+      if (!res.ok) return undefined;
+      const row = JSON.parse((await res.text()).trim() || '{}') as Record<string, string | number>;
+      got = { n: Number(row.n ?? 0), u: Number(row.u ?? 0), lo: Number(row.lo ?? 0), hi: Number(row.hi ?? 0) };
+      return got.u === st.lastSeq ? true : undefined;
+    },
+    // The sync sends once a second; the bound leaves it a few cycles.
+    { what: `ticks 1..${st.lastSeq} of epoch ${st.epoch} in ClickHouse`, timeoutMs: 10_000, intervalMs: 200 },
+  ).catch(() => undefined);
+  if (got.u !== st.lastSeq || got.n !== got.u) {
+    throw new Error(`ClickHouse holds ${got.u} distinct of ticks 1..${st.lastSeq} of epoch ${st.epoch} (${got.n} rows after FINAL, seq ${got.lo}..${got.hi})`);
+  }
+});

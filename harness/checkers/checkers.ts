@@ -1,4 +1,4 @@
-import type { RunHistory, StoreOrder, TickRecord } from '../history/schema.ts';
+import type { RunHistory, StoreOrder, StreamTickKey, TickRecord } from '../history/schema.ts';
 import type { CheckName } from '../scenario/vocabulary.ts';
 
 /**
@@ -158,12 +158,40 @@ export function checkCrossStore(h: RunHistory): CheckResult {
   return result(name, 'pass', `${ids.size} orders agree across Redis, DuckDB and ClickHouse`);
 }
 
+/**
+ * ClickHouse holds exactly the ticks the EA's DuckDB history holds (seed §3.5: ticks are synced,
+ * 24 h): every (epoch, seq) of the history, read with FINAL so a batch resent after a lost answer
+ * counts once, and nothing the history does not have for those epochs. Read after the runtime
+ * stopped, so its last sync cycle is in.
+ */
+export function checkTickStores(h: RunHistory): CheckResult {
+  const name = 'tick-store-consistency' as const;
+  const ts = h.tickStores;
+  if (!ts) return result(name, 'unknown', 'tick stores were not captured');
+  if (!ts.history || !ts.clickhouse) return result(name, 'unknown', `no snapshot of ${[!ts.history && 'the tick history', !ts.clickhouse && 'ClickHouse'].filter(Boolean).join(' or ')}`);
+  if (ts.history.length === 0) return result(name, 'unknown', 'the EA published no ticks');
+  const key = (t: StreamTickKey) => `${t.epoch}:${t.seq}`;
+  const inCh = new Set(ts.clickhouse.map(key));
+  const inHistory = new Set(ts.history.map(key));
+  const epochs = new Set(ts.history.map((t) => t.epoch));
+  const asRecord = (t: StreamTickKey): TickRecord => ({ stream: ts.instance, epoch: t.epoch, seq: t.seq, timeMs: 0 });
+  const missing = ts.history.filter((t) => !inCh.has(key(t)));
+  const extra = ts.clickhouse.filter((t) => epochs.has(t.epoch) && !inHistory.has(key(t)));
+  if (missing.length === 0 && extra.length === 0) return result(name, 'pass', `ClickHouse holds all ${inHistory.size} ticks of ${ts.instance}'s history, each once`);
+  const parts = [missing.length > 0 && `${missing.length} of ${inHistory.size} ticks of ${ts.instance}'s history are not in ClickHouse`, extra.length > 0 && `${extra.length} ticks in ClickHouse are not in the history`];
+  return result(name, 'fail', parts.filter(Boolean).join('; '), [
+    ...gapRanges(missing.map(asRecord)).map((r) => ({ missingFromClickhouse: r })),
+    ...gapRanges(extra.map(asRecord)).map((r) => ({ notInHistory: r })),
+  ]);
+}
+
 export const CHECKERS: Record<CheckName, (h: RunHistory) => CheckResult> = {
   'orders-lost': checkOrdersLost,
   'orders-duplicated': checkOrdersDuplicated,
   'orphaned-positions': checkOrphanedPositions,
   'tick-gaps': (h) => checkTickGaps(h),
   'cross-store-consistency': checkCrossStore,
+  'tick-store-consistency': checkTickStores,
 };
 
 /** Run the named checkers (all by default) over one history. A checker that throws answers `unknown`. */

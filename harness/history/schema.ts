@@ -99,6 +99,18 @@ export const TickRecordSchema = z.strictObject({
 });
 export type TickRecord = z.infer<typeof TickRecordSchema>;
 
+/** A tick as the EA's own stream numbers it (runtime stream epoch and seq, not the feed's). */
+export const StreamTickKeySchema = z.strictObject({ epoch: z.number().int(), seq: z.number().int() });
+export type StreamTickKey = z.infer<typeof StreamTickKeySchema>;
+
+/** The ticks one EA instance published, as its DuckDB tick history and ClickHouse hold them; null where unread. */
+export const TickStoresSchema = z.strictObject({
+  instance: z.string(),
+  history: z.array(StreamTickKeySchema).nullable(),
+  clickhouse: z.array(StreamTickKeySchema).nullable(),
+});
+export type TickStores = z.infer<typeof TickStoresSchema>;
+
 /** An order row as one store holds it (runtime/store/rows.ts OrderRow without its data blob). */
 export const StoreOrderSchema = z.strictObject({
   clientId: z.string(),
@@ -147,6 +159,8 @@ export const RunHistorySchema = z.strictObject({
   /** Feed emitted vs consumer received (after gap fill), by stream/epoch/seq. */
   ticks: z.strictObject({ emitted: z.array(TickRecordSchema), received: z.array(TickRecordSchema) }).nullable(),
   stores: StoreSnapshotsSchema.nullable(),
+  /** Streamed ticks in the EA's history file and in ClickHouse (absent in histories older than the field). */
+  tickStores: TickStoresSchema.nullable().default(null),
   /** Service name → version string (LabInfo.versions plus our own). */
   versions: z.record(z.string(), z.string()).default({}),
   environment: z.record(z.string(), z.unknown()).default({}),

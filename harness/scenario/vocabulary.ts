@@ -59,7 +59,7 @@ export const TARGETS: Record<FaultKind, { pattern: RegExp; expected: string }> =
 };
 
 /** The invariant checkers (harness/checkers), by name; a scenario may restrict itself to some. */
-export const CHECK_NAMES = ['orders-lost', 'orders-duplicated', 'orphaned-positions', 'tick-gaps', 'cross-store-consistency'] as const;
+export const CHECK_NAMES = ['orders-lost', 'orders-duplicated', 'orphaned-positions', 'tick-gaps', 'cross-store-consistency', 'tick-store-consistency'] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
 export function isFaultKind(k: unknown): k is FaultKind {

@@ -16,6 +16,8 @@ describe('--tags validation', () => {
   it('applies the tick-gap checker to @tick scenarios only, and only duplicates to @ea-stopped ones', () => {
     expect(checksForTags(['@redis'])).not.toContain('tick-gaps');
     expect(checksForTags(['@tick'])).toContain('tick-gaps');
+    expect(checksForTags(['@tick'])).toContain('tick-store-consistency');
+    expect(checksForTags(['@redis'])).not.toContain('tick-store-consistency');
     expect(checksForTags(['@process', '@ea-stopped'])).toEqual(['orders-duplicated']);
   });
 });

@@ -9,6 +9,10 @@ const ticks = (n: number, drop: Set<number> = new Set()) => {
   const emitted = Array.from({ length: n }, (_, i) => ({ stream: 'EURUSD', epoch: 1, seq: i + 1, timeMs: T0 + i * 50 }));
   return { emitted, received: emitted.filter((t) => !drop.has(t.seq)) };
 };
+const tickStores = (n: number) => {
+  const keys = Array.from({ length: n }, (_, i) => ({ epoch: 1, seq: i + 1 }));
+  return { instance: 'ea-0', history: keys, clickhouse: keys };
+};
 const goodOrders = (ids: string[]) => ({
   magic: [7],
   ledger: { deals: ids.map((c, i) => deal(i + 1, c)), positions: [{ ticket: 1, magic: 7, symbol: 'EURUSD', volume: 0.1 }] },
@@ -37,7 +41,7 @@ export function sampleHistories(): RunHistory[] {
           { ts: 9030, type: 'tick.udp_down' },
           { ts: 9060 + r * 30, type: 'tick.switched', data: { from: 'udp', to: 'tcp' } },
         ],
-        extra: { ...goodOrders([]), ticks: ticks(200), orders: { intents: [], final: [] } },
+        extra: { ...goodOrders([]), ticks: ticks(200), tickStores: tickStores(200), orders: { intents: [], final: [] } },
       }),
     );
   }
@@ -52,7 +56,7 @@ export function sampleHistories(): RunHistory[] {
         { ts: 3400, type: 'session.reconnect_failed', instance: 'rt-1' },
         { ts: 5400, type: 'session.recovered', instance: 'rt-1' },
       ],
-      extra: { ...goodOrders(['ea.k1.1', 'ea.k1.2']), ticks: ticks(100) },
+      extra: { ...goodOrders(['ea.k1.1', 'ea.k1.2']), ticks: ticks(100), tickStores: tickStores(100) },
     }),
   );
   out.push(
