@@ -146,7 +146,9 @@ export function validate(kind: MessageKind, p: Record<string, unknown>): Message
     case 'hello':
       return isNat(p.epoch) && typeof p.stream === 'string' && isNat(p.lastSeq) ? withKind(kind, p) : undefined;
     case 'tick':
-      return isNat(p.epoch) && isInt(p.seq) && p.seq >= 1 && isTick(p.tick) ? withKind(kind, p) : undefined;
+      // The kind byte is outside the CRC, and a one-bit flip turns hist_tick (6) into tick (2): a tick
+      // payload is hist_tick's minus its `id`, so an `id` here means a garbled kind, not a live tick.
+      return isNat(p.epoch) && isInt(p.seq) && p.seq >= 1 && isTick(p.tick) && !('id' in p) ? withKind(kind, p) : undefined;
     case 'ping':
       return isNat(p.epoch) && isNat(p.ping) && isNat(p.lastSeq) ? withKind(kind, p) : undefined;
     case 'ack':
@@ -319,13 +321,24 @@ const MAX_BATCH_TICKS = 0xffff;
 /** The smallest frame size a TickBatchWriter accepts: room for one tick of any shape. */
 export const MIN_BATCH_FRAME_BYTES = HEADER_BYTES + BATCH_HEAD + MAX_BATCH_TICK_BYTES;
 
+const ASCII = /^[\x00-\x7f]*$/;
+/** Names already found to fit: a stream has a handful, and this runs twice per tick. */
+const fittingNames = new Set<string>();
+
 function stringFits(s: string): boolean {
+  if (fittingNames.has(s)) return true;
   // A name of 1..64 UTF-8 bytes; ASCII names (all real symbols) skip the check that it survives UTF-8
-  // (a lone surrogate would not, and JSON carries those).
+  // (a lone surrogate would not, and JSON carries those). The regex is hoisted: a literal here was a
+  // new RegExp object per call, two per tick.
   if (s.length === 0 || s.length > MAX_STRING_BYTES) return false;
-  if (/^[\x00-\x7f]*$/.test(s)) return true;
+  if (ASCII.test(s)) return remember(s);
   const b = Buffer.from(s, 'utf8');
-  return b.length <= MAX_STRING_BYTES && b.toString('utf8') === s;
+  return b.length <= MAX_STRING_BYTES && b.toString('utf8') === s && remember(s);
+}
+function remember(s: string): true {
+  if (fittingNames.size >= 1024) fittingNames.clear();
+  fittingNames.add(s);
+  return true;
 }
 
 /** Whether a tick can travel in a tick_batch; the rare one that cannot goes as a JSON `tick` frame. */
@@ -487,51 +500,60 @@ export function decodeTickBatch(p: Buffer): DecodeResult {
     if (o + 45 > end) return batchError(`truncated at tick ${i} of ${count}`);
     const presence = p[o]!;
     if (presence > 15) return batchError(`tick ${i}: unknown presence bits ${presence}`);
-    const tick: Tick = {
-      symbol,
-      bid: p.readDoubleLE(o + 1),
-      ask: p.readDoubleLE(o + 9),
-      last: p.readDoubleLE(o + 17),
-      volume: p.readDoubleLE(o + 25),
-      time_msc: p.readDoubleLE(o + 33),
-      flags: p.readUInt32LE(o + 41),
-    };
+    const bid = p.readDoubleLE(o + 1);
+    const ask = p.readDoubleLE(o + 9);
+    const last = p.readDoubleLE(o + 17);
+    const volume = p.readDoubleLE(o + 25);
+    const timeMsc = p.readDoubleLE(o + 33);
+    const flags = p.readUInt32LE(o + 41);
     o += 45;
-    if (!(isNum(tick.bid) && isNum(tick.ask) && isNum(tick.last) && isNum(tick.volume) && isNat(tick.time_msc))) return batchError(`tick ${i}: a price, volume or time is not a finite number`);
+    if (!(isNum(bid) && isNum(ask) && isNum(last) && isNum(volume) && isNat(timeMsc))) return batchError(`tick ${i}: a price, volume or time is not a finite number`);
+    let feedSeq: number | undefined;
+    let feedEpoch: number | undefined;
+    let stream: string | undefined;
+    let volumeReal: number | undefined;
     if (presence & 1) {
       if (o + 8 > end) return batchError(`truncated at tick ${i} of ${count}`);
-      const v = p.readDoubleLE(o);
-      if (!isNat(v)) return batchError(`tick ${i}: feed seq is not a natural number`);
-      tick.seq = v;
+      feedSeq = p.readDoubleLE(o);
+      if (!isNat(feedSeq)) return batchError(`tick ${i}: feed seq is not a natural number`);
       o += 8;
     }
     if (presence & 2) {
       if (o + 8 > end) return batchError(`truncated at tick ${i} of ${count}`);
-      const v = p.readDoubleLE(o);
-      if (!isNat(v)) return batchError(`tick ${i}: feed epoch is not a natural number`);
-      tick.epoch = v;
+      feedEpoch = p.readDoubleLE(o);
+      if (!isNat(feedEpoch)) return batchError(`tick ${i}: feed epoch is not a natural number`);
       o += 8;
     }
     if (presence & 4) {
       if (o + 1 > end) return batchError(`truncated at tick ${i} of ${count}`);
       r = p[o++]!;
       if (r >= 0x80) {
-        const s = strings[r - 0x80];
-        if (s === undefined) return batchError(`tick ${i}: stream refers to unknown string ${r - 0x80}`);
-        tick.stream = s;
+        stream = strings[r - 0x80];
+        if (stream === undefined) return batchError(`tick ${i}: stream refers to unknown string ${r - 0x80}`);
       } else {
         if (r === 0 || r > MAX_STRING_BYTES || o + r > end) return batchError(`tick ${i}: bad stream length ${r}`);
-        tick.stream = p.toString('utf8', o, o + r);
+        stream = p.toString('utf8', o, o + r);
         o += r;
-        if (strings.length < MAX_TABLE) strings.push(tick.stream);
+        if (strings.length < MAX_TABLE) strings.push(stream);
       }
     }
     if (presence & 8) {
       if (o + 8 > end) return batchError(`truncated at tick ${i} of ${count}`);
-      const v = p.readDoubleLE(o);
-      if (!isNum(v)) return batchError(`tick ${i}: volume_real is not a finite number`);
-      tick.volume_real = v;
+      volumeReal = p.readDoubleLE(o);
+      if (!isNum(volumeReal)) return batchError(`tick ${i}: volume_real is not a finite number`);
       o += 8;
+    }
+    let tick: Tick;
+    // A feed's tick carries every optional field: one literal, in the same key order as the general
+    // path below. Adding four properties to a 7-field object allocated a property backing store and
+    // walked map transitions per tick (most of the consumer's garbage).
+    if (presence === 15) tick = { symbol, bid, ask, last, volume, time_msc: timeMsc, flags, seq: feedSeq!, epoch: feedEpoch!, stream: stream!, volume_real: volumeReal! };
+    else {
+      tick = { symbol, bid, ask, last, volume, time_msc: timeMsc, flags };
+      if (feedSeq !== undefined) tick.seq = feedSeq;
+      if (feedEpoch !== undefined) tick.epoch = feedEpoch;
+      if (stream !== undefined) tick.stream = stream;
+      if (volumeReal !== undefined) tick.volume_real = volumeReal;
     }
     ticks[i] = { epoch, seq, tick };
   }

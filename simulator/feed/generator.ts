@@ -140,7 +140,8 @@ export class TickGenerator {
 
   private make(i: number, timeMsc: number): Tick {
     const spec = this.opts.symbols[i]!;
-    const q = this.procs[i]!.next();
+    const q = this.procs[i]!;
+    q.advance();
     const seq = (this.seqs.get(spec.name) ?? 0) + 1;
     this.seqs.set(spec.name, seq);
     const tick: Tick = {
@@ -148,13 +149,13 @@ export class TickGenerator {
       seq,
       epoch: this.epoch,
       symbol: spec.name,
-      bid: q.bid,
-      ask: q.ask,
+      bid: q.quoteBid,
+      ask: q.quoteAsk,
       last: 0,
       volume: 0,
       volume_real: 0,
       time_msc: timeMsc,
-      flags: q.flags,
+      flags: q.quoteFlags,
     };
     this.last.set(spec.name, tick);
     return tick;

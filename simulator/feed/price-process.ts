@@ -1,6 +1,6 @@
 import type { Random } from '../../core/random.ts';
 import { TickFlag } from '../protocol/types.ts';
-import { roundPrice, type SymbolSpec } from './symbols.ts';
+import type { SymbolSpec } from './symbols.ts';
 
 export interface Quote {
   bid: number;
@@ -27,9 +27,24 @@ export class PriceProcess {
     private readonly random: Random,
   ) {
     this.mid = Math.round(spec.startPrice / spec.point);
+    // points / 10^digits is the double nearest the decimal price: the same number as
+    // roundPrice(points * point, digits), which went through a string per price.
+    this.scale = 10 ** spec.digits;
   }
 
+  /** The latest quote, as advance() left it (read without allocating a Quote per tick). */
+  quoteBid = 0;
+  quoteAsk = 0;
+  quoteFlags = 0;
+  private readonly scale: number;
+
   next(): Quote {
+    this.advance();
+    return { bid: this.quoteBid, ask: this.quoteAsk, flags: this.quoteFlags };
+  }
+
+  /** Move the process one tick and leave the quote in quoteBid/quoteAsk/quoteFlags. */
+  advance(): void {
     const r = this.random;
     let move = 0;
     if (r.chance(0.7)) {
@@ -61,7 +76,8 @@ export class PriceProcess {
     }
     this.bid = bid;
     this.ask = ask;
-    const d = this.spec.digits;
-    return { bid: roundPrice(bid * this.spec.point, d), ask: roundPrice(ask * this.spec.point, d), flags };
+    this.quoteBid = bid / this.scale;
+    this.quoteAsk = ask / this.scale;
+    this.quoteFlags = flags;
   }
 }

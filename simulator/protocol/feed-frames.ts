@@ -192,6 +192,8 @@ export class FeedFrameDecoder {
   private names: (string | undefined)[] = [];
   private lastSeq: number[] = [];
   private lastEpoch: number[] = [];
+  /** The frame being decoded, reused from frame to frame. */
+  private readonly frameTicks: (Tick | undefined)[] = [];
   private failed: FeedFrameError | undefined;
   readonly stats: FeedDecoderStats = { frames: 0, ticks: 0, badFrames: 0, seqGapTicks: 0, seqRegressions: 0 };
 
@@ -239,6 +241,11 @@ export class FeedFrameDecoder {
     return undefined;
   }
 
+  private dropFrame(built: number, code: FeedFrameErrorCode, message: string): FeedFrameError {
+    this.frameTicks.fill(undefined, 0, built);
+    return this.fail(code, message);
+  }
+
   private fail(code: FeedFrameErrorCode, message: string): FeedFrameError {
     this.stats.badFrames++;
     this.failed = { code, message };
@@ -272,39 +279,48 @@ export class FeedFrameDecoder {
     const count = p.readUInt32LE(0);
     if (count === 0 || p.length !== 4 + count * FEED_TICK_BYTES) return this.fail('E_TICKS', `${count} ticks need ${4 + count * FEED_TICK_BYTES} bytes, payload has ${p.length}`);
     const names = this.names;
-    // Check the whole frame before delivering any of it.
-    for (let i = 0, o = 4; i < count; i++, o += FEED_TICK_BYTES) {
-      if (names[p.readUInt16LE(o)] === undefined || names[p.readUInt16LE(o + 2)] === undefined) return this.fail('E_TICKS', `tick ${i}: undefined string id`);
-      const seq = p.readDoubleLE(o + 8);
-      if (!(isNat(seq) && seq >= 1) || !isNat(p.readDoubleLE(o + 16)) || !isNat(p.readDoubleLE(o + 24))) return this.fail('E_TICKS', `tick ${i}: seq, epoch or time_msc is not a natural number`);
-      for (let f = o + 32; f < o + FEED_TICK_BYTES; f += 8) if (!Number.isFinite(p.readDoubleLE(f))) return this.fail('E_TICKS', `tick ${i}: a price or volume is not finite`);
-    }
     const st = this.stats;
+    // One pass builds and checks every tick; none is delivered unless the whole frame is good.
+    const out = this.frameTicks;
     for (let i = 0, o = 4; i < count; i++, o += FEED_TICK_BYTES) {
-      const sid = p.readUInt16LE(o);
+      const stream = names[p.readUInt16LE(o)];
+      const symbol = names[p.readUInt16LE(o + 2)];
+      if (stream === undefined || symbol === undefined) return this.dropFrame(i, 'E_TICKS', `tick ${i}: undefined string id`);
       const seq = p.readDoubleLE(o + 8);
       const epoch = p.readDoubleLE(o + 16);
+      const time = p.readDoubleLE(o + 24);
+      if (!(isNat(seq) && seq >= 1 && isNat(epoch) && isNat(time))) return this.dropFrame(i, 'E_TICKS', `tick ${i}: seq, epoch or time_msc is not a natural number`);
       // Field order as the generator builds ticks, so both share one object shape.
       const t: Tick = {
-        stream: names[sid]!,
+        stream,
         seq,
         epoch,
-        symbol: names[p.readUInt16LE(o + 2)]!,
+        symbol,
         bid: p.readDoubleLE(o + 32),
         ask: p.readDoubleLE(o + 40),
         last: p.readDoubleLE(o + 48),
         volume: p.readDoubleLE(o + 56),
         volume_real: p.readDoubleLE(o + 64),
-        time_msc: p.readDoubleLE(o + 24),
+        time_msc: time,
         flags: p.readUInt32LE(o + 4),
       };
-      const last = this.lastSeq[sid];
-      if (last !== undefined && this.lastEpoch[sid] === epoch) {
-        if (seq > last + 1) st.seqGapTicks += seq - last - 1;
-        else if (seq <= last) st.seqRegressions++;
+      if (!(Number.isFinite(t.bid) && Number.isFinite(t.ask) && Number.isFinite(t.last) && Number.isFinite(t.volume) && Number.isFinite(t.volume_real))) {
+        return this.dropFrame(i, 'E_TICKS', `tick ${i}: a price or volume is not finite`);
       }
-      this.lastSeq[sid] = seq;
-      this.lastEpoch[sid] = epoch;
+      out[i] = t;
+    }
+    for (let i = 0, o = 4; i < count; i++, o += FEED_TICK_BYTES) {
+      const t = out[i]!;
+      // Release it here: a tick held in this array past a scavenge would be copied for nothing.
+      out[i] = undefined;
+      const sid = p.readUInt16LE(o);
+      const last = this.lastSeq[sid];
+      if (last !== undefined && this.lastEpoch[sid] === t.epoch) {
+        if (t.seq > last + 1) st.seqGapTicks += t.seq - last - 1;
+        else if (t.seq <= last) st.seqRegressions++;
+      }
+      this.lastSeq[sid] = t.seq;
+      this.lastEpoch[sid] = t.epoch;
       st.ticks++;
       this.onTick(t);
     }

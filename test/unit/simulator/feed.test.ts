@@ -1,9 +1,10 @@
 import fc from 'fast-check';
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../core/clock.ts';
 import { createRandom } from '../../../core/random.ts';
 import { TickGenerator } from '../../../simulator/feed/generator.ts';
-import { FX_WEEK_SESSIONS, resolveSymbols } from '../../../simulator/feed/symbols.ts';
+import { FX_WEEK_SESSIONS, resolveSymbols, roundPrice } from '../../../simulator/feed/symbols.ts';
 import type { Tick } from '../../../simulator/protocol/types.ts';
 
 function run(seed: number, ms: number, rate = 200) {
@@ -27,6 +28,31 @@ describe('tick generator', () => {
     expect(a.length).toBeGreaterThan(100);
     expect(b).toEqual(a);
     expect(c).not.toEqual(a);
+  });
+
+  it('seed 7 gives the very ticks it gave before the per-tick allocations were cut (golden digest)', async () => {
+    // Prices come from integer points divided by 10^digits, no longer through toFixed strings; this pins
+    // that the numbers did not change (digest taken with the string version).
+    const clock = new ManualClock(Date.UTC(2026, 10, 24, 12));
+    const gen = new TickGenerator({ symbols: resolveSymbols(['EURUSD', 'USDJPY', 'XAUUSD', 'GBPUSD']), ticksPerSecond: 2000, epoch: 3, clock, random: createRandom(7) });
+    const out: Tick[] = [];
+    gen.onBatch((b) => out.push(...b));
+    gen.prime();
+    gen.start();
+    await clock.advance(3000);
+    gen.stop();
+    expect(out).toHaveLength(3156);
+    expect(createHash('sha256').update(JSON.stringify(out)).digest('hex')).toBe('1e5b8c20f3f3f0221a6d6b997102b5437f861800215143df59a2dbaba617ebb7');
+  });
+
+  it('property: points / 10^digits is exactly the decimal price the string rounding gave', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 40 }), fc.integer({ min: 0, max: 8 }), (n, d) => {
+        const point = Number((10 ** -d).toFixed(d));
+        expect(n / 10 ** d).toBe(roundPrice(n * point, d));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('bid < ask, prices on the digits grid, flags 2/4/6, seq +1 per stream, time from the clock', async () => {

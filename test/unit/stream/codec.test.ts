@@ -243,3 +243,15 @@ describe('tick-stream codec', () => {
     }
   });
 });
+
+describe('tick_batch decode: object shape', () => {
+  it('a tick with every optional field and one without come out with the same key order as before (one literal vs added fields)', () => {
+    const full: Tick = { symbol: 'EURUSD', bid: 1.1, ask: 1.2, last: 0, volume: 0, time_msc: 5, flags: 6, seq: 3, epoch: 2, stream: 'EURUSD', volume_real: 0 };
+    const bare: Tick = { symbol: 'EURUSD', bid: 1.1, ask: 1.2, last: 0, volume: 0, time_msc: 5, flags: 6, epoch: 2 };
+    const r = decodeDatagram(encodeTickBatch(1, [{ epoch: 1, seq: 1, tick: full }, { epoch: 1, seq: 2, tick: bare }]))[0]!;
+    if (!r.ok || r.message.kind !== 'tick_batch') throw new Error('not decoded');
+    expect(Object.keys(r.message.ticks[0]!.tick)).toEqual(['symbol', 'bid', 'ask', 'last', 'volume', 'time_msc', 'flags', 'seq', 'epoch', 'stream', 'volume_real']);
+    expect(Object.keys(r.message.ticks[1]!.tick)).toEqual(['symbol', 'bid', 'ask', 'last', 'volume', 'time_msc', 'flags', 'epoch']);
+    expect(r.message.ticks.map((t) => t.tick)).toEqual([full, bare]);
+  });
+});
