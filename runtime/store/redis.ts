@@ -47,6 +47,13 @@ export interface RedisStateOptions {
   onFallback?: () => void;
   /** Full state to rewrite after an outage (from DuckDB). */
   snapshot: () => Promise<{ orders: OrderRow[]; positions: PositionRow[] }>;
+  /**
+   * Hold the first resync until `releaseResync()`. At start the owner's state can be older than
+   * Redis's: a crash loses DuckDB's last lazy rows, which the faster write-behind had already put
+   * in Redis. The owner merges those first; a resync before that would overwrite them with the
+   * older versions (seen: an order filled in DuckDB and ClickHouse stayed `persisted` in Redis).
+   */
+  holdResync?: boolean;
 }
 
 export type RedisStatus = 'connecting' | 'up' | 'down' | 'fallback';
@@ -64,6 +71,7 @@ export class RedisState implements AsyncDisposable {
   private failures = 0;
   private masterRunId: string | undefined;
   private needsResync = true;
+  private resyncHeld: boolean;
   private sessionFailures = 0;
   status: RedisStatus = 'connecting';
   sessionId: string;
@@ -73,6 +81,7 @@ export class RedisState implements AsyncDisposable {
   lastResync: { at: number; orders: number; positions: number; rebuilt: boolean } | undefined;
 
   constructor(private readonly o: RedisStateOptions) {
+    this.resyncHeld = o.holdResync ?? false;
     this.epoch = `${o.instanceId}:${o.clock.now()}`;
     this.sessionId = this.newSessionId();
   }
@@ -199,7 +208,7 @@ export class RedisState implements AsyncDisposable {
         while (!this.stopped) {
           const c = this.client;
           if (!c || c.status !== 'ready') throw new Error(`redis client ${c?.status ?? 'missing'}`);
-          if (this.needsResync) await this.resync(c);
+          if (this.needsResync && !this.resyncHeld) await this.resync(c);
           if (this.pending.size === 0) break;
           const batch = [...this.pending.entries()];
           this.pending.clear();
@@ -353,6 +362,16 @@ export class RedisState implements AsyncDisposable {
   }
 
   /** Wait (bounded) for the client to become ready, e.g. at start-up before a rebuild. */
+  /** Let the held first resync run (see `holdResync`): now, or when Redis is next ready. */
+  releaseResync(): void {
+    if (!this.resyncHeld) return;
+    this.resyncHeld = false;
+    // A flush already past its resync check would not come back to it: queue one after it.
+    void (this.flushing ?? Promise.resolve()).then(() => {
+      if (!this.stopped && this.client?.status === 'ready') return this.flushNow();
+    });
+  }
+
   async waitReady(ms: number): Promise<boolean> {
     const deadline = this.o.clock.monotonic() + ms;
     while (this.o.clock.monotonic() < deadline) {
