@@ -15,7 +15,7 @@ import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import { systemClock } from '../core/clock.ts';
 import { parseConfig } from '../core/config/index.ts';
 import { EventBus, type Notifier } from '../core/events.ts';
@@ -51,6 +51,20 @@ function loopDelay() {
     return { p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 };
   };
 }
+/** STREAM_BENCH_ATTRIB=1: every process logs its GC pauses and the streamer each sample's arrival (diagnostics). */
+const ATTRIB = process.env.STREAM_BENCH_ATTRIB === '1';
+function gcLog(): () => [number, number][] {
+  const out: [number, number][] = [];
+  if (!ATTRIB) return () => out;
+  const obs = new PerformanceObserver((l) => {
+    for (const e of l.getEntries()) out.push([(performance.timeOrigin + e.startTime) * 1000, e.duration]);
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  return () => {
+    obs.disconnect();
+    return out;
+  };
+}
 function summary(xs: number[]) {
   return { n: xs.length, p50: pct(xs, 50), p90: pct(xs, 90), p99: pct(xs, 99), max: Math.max(...xs) };
 }
@@ -71,6 +85,7 @@ async function consumerRole(): Promise<void> {
   const ports = await c.ready;
   const cpuAtReady = process.cpuUsage();
   const eld = loopDelay();
+  const gcs = gcLog();
   process.send!({ ports });
   process.on('message', async (m: { cmd: string; lastSeq: number; epoch: number }) => {
     if (m.cmd !== 'finish') return;
@@ -81,7 +96,7 @@ async function consumerRole(): Promise<void> {
       intervalMs: 10,
     }).catch(() => undefined);
     const cpu = process.cpuUsage(cpuAtReady);
-    process.send!({ loopDelayMs: eld(), received, samples, missing: c.missingCount(), stats: c.stats(), catchUpMs: performance.now() - t0, cpuUs: cpu.user + cpu.system }, () => {
+    process.send!({ loopDelayMs: eld(), gcs: gcs(), received, samples, missing: c.missingCount(), stats: c.stats(), catchUpMs: performance.now() - t0, cpuUs: cpu.user + cpu.system }, () => {
       void c.stop().then(() => process.exit(0));
     });
   });
@@ -101,11 +116,12 @@ async function feedRole(rate: number): Promise<void> {
   });
   const cpuAtReady = process.cpuUsage();
   const eld = loopDelay();
+  const gcs = gcLog();
   process.send!({ feed: { host: feed.host, port: feed.port } });
   process.on('message', (m: { cmd: string }) => {
     if (m.cmd !== 'finish') return;
     const cpu = process.cpuUsage(cpuAtReady);
-    void feed.stop().then(() => process.send!({ loopDelayMs: eld(), emitAt, cpuUs: cpu.user + cpu.system, emitted: feed.stats().emitted }, () => process.exit(0)));
+    void feed.stop().then(() => process.send!({ loopDelayMs: eld(), gcs: gcs(), emitAt, cpuUs: cpu.user + cpu.system, emitted: feed.stats().emitted }, () => process.exit(0)));
   });
 }
 
@@ -165,10 +181,25 @@ async function partFloor(seconds: number) {
 function child(role: string, extra: string[] = []) {
   // STREAM_BENCH_PROF=DIR writes a .cpuprofile of each child there (NODE_OPTIONS cannot carry --cpu-prof).
   const prof = process.env.STREAM_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STREAM_BENCH_PROF}`] : [];
+  // STREAM_BENCH_CHILD_FLAGS='--trace-gc ...': Node/V8 flags for the children (diagnostics only).
+  if (process.env.STREAM_BENCH_CHILD_FLAGS) prof.push(...process.env.STREAM_BENCH_CHILD_FLAGS.split(' ').filter(Boolean));
   const p = spawn(process.execPath, [...prof, '--import', 'tsx', import.meta.filename, '--role', role, ...extra], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const msgs: any[] = [];
   p.on('message', (m) => msgs.push(m));
   return { p, msgs };
+}
+
+function noHistory() {
+  let posted = 0;
+  const empty = { rows: 0, chunkMs: 0, flushMs: 0, flushedRows: 0, chunks: 0, flushes: 0, maxFlushMs: 0, maxChunkMs: 0, checkpoints: 0, checkpointsFailed: 0 };
+  return {
+    append: () => void posted++,
+    bySeq: async () => [],
+    byTime: async () => [],
+    prune: async () => 0,
+    close: async () => undefined,
+    stats: () => ({ posted, lost: 0, writeErrors: 0, failed: false, worker: { ...empty, rows: posted, flushedRows: posted } }),
+  };
 }
 
 // ---------- A ----------
@@ -180,7 +211,8 @@ async function partA(rate: number, seconds: number, warmupMs: number) {
     const { feed } = await waitFor(() => fd.msgs.find((m) => m.feed), { what: 'feed child', timeoutMs: 20_000 });
     // As runtime/main.ts wires it: the history in a worker thread with a DuckDB file of its own.
     const histDir = mkdtempSync(join(tmpdir(), 'ea-bench-ticks-'));
-    const history = await WorkerTickHistory.open({ path: join(histDir, 'ticks.duckdb') });
+    // STREAM_BENCH_HISTORY=none: a history that keeps nothing (diagnostic only: is the worker in the tail?).
+    const history = process.env.STREAM_BENCH_HISTORY === 'none' ? noHistory() : await WorkerTickHistory.open({ path: join(histDir, 'ticks.duckdb') });
     const streamer = startTickStreamer({
       clock: systemClock,
       random: createRandom(1),
@@ -194,27 +226,32 @@ async function partA(rate: number, seconds: number, warmupMs: number) {
     let first = 0;
     const cpu0 = process.cpuUsage();
     const eld = loopDelay();
+    const gcs = gcLog();
+    const mid = new Map<string, number>();
     const client = await FeedClient.connect({
       host: feed.host,
       port: feed.port,
       // As the runtime's QuoteCache connects: binary frames when the feed offers them.
       binary: process.env.STREAM_BENCH_FEED_JSON !== '1',
       onTick: (t) => {
+        if (ATTRIB && t.stream === 'EURUSD' && t.seq % 10 === 0) mid.set(`${t.stream}|${t.epoch}|${t.seq}`, wallUs());
         streamer.publish(t);
         if (!first) first = performance.now();
       },
     });
     await systemClock.sleep(warmupMs + seconds * 1000);
+    const feedEncoding = client.encoding;
     await client.stop();
     const elapsed = (performance.now() - first) / 1000;
     const lastSeq = streamer.status().lastSeq;
     const cpuMain = process.cpuUsage(cpu0);
     const eldMain = eld();
+    const gcMain = gcs();
     const sst = streamer.status().stats;
     cons.p.send({ cmd: 'finish', lastSeq, epoch: streamer.epoch });
     fd.p.send({ cmd: 'finish' });
     const rep = await waitFor(() => cons.msgs.find((m) => m.samples), { what: 'consumer report', timeoutMs: 30_000 });
-    const { emitAt, cpuUs: feedCpuUs, emitted, loopDelayMs: eldFeed } = await waitFor(() => fd.msgs.find((m) => m.emitAt), { what: 'feed report', timeoutMs: 30_000 });
+    const { emitAt, cpuUs: feedCpuUs, emitted, loopDelayMs: eldFeed, gcs: gcFeed } = await waitFor(() => fd.msgs.find((m) => m.emitAt), { what: 'feed report', timeoutMs: 30_000 });
     // Join the feed's emission time with the consumer's first arrival (UDP or TCP; history fills excluded).
     const arrival = new Map<string, [number, string]>((rep.samples as [string, number, string][]).map(([k, t, via]) => [k, [t, via]]));
     // Steady state: ticks emitted in the first warmupMs go to their own figure. That second holds the
@@ -232,6 +269,39 @@ async function partA(rate: number, seconds: number, warmupMs: number) {
       lat.push((at[0] - t) / 1000);
       if (at[1] === 'udp') latUdp.push((at[0] - t) / 1000);
     }
+    // Attribution of the samples over 2 ms: which hop they lost their time in, and whose GC they overlap.
+    let tail: Record<string, unknown> | undefined;
+    if (ATTRIB) {
+      const over = { n: 0, feedToStreamerOver1ms: 0, streamerToConsumerOver1ms: 0, overlapGc: { feed: 0, streamer: 0, consumer: 0, none: 0 } };
+      const overlaps = (g: [number, number][], a: number, b: number) => g.some(([s0, d]) => s0 < b && s0 + d * 1000 > a);
+      const h1: number[] = [];
+      const h2: number[] = [];
+      for (const [k, t] of emitAt as [string, number][]) {
+        const at = arrival.get(k);
+        const m = mid.get(k);
+        if (at === undefined || m === undefined || t - t0 < warmupMs * 1000 || at[0] - t <= 2000) continue;
+        over.n++;
+        h1.push((m - t) / 1000);
+        h2.push((at[0] - m) / 1000);
+        if (m - t > 1000) over.feedToStreamerOver1ms++;
+        if (at[0] - m > 1000) over.streamerToConsumerOver1ms++;
+        const f = overlaps(gcFeed, t, at[0]);
+        const sm = overlaps(gcMain, t, at[0]);
+        const c = overlaps(rep.gcs, t, at[0]);
+        if (f) over.overlapGc.feed++;
+        if (sm) over.overlapGc.streamer++;
+        if (c) over.overlapGc.consumer++;
+        if (!f && !sm && !c) over.overlapGc.none++;
+      }
+      const gcSum = (g: [number, number][]) => ({ n: g.length, p50Ms: pct(g.map((x) => x[1]), 50), maxMs: Math.max(0, ...g.map((x) => x[1])) });
+      tail = { samplesOver2ms: over, hopMsOfThose: { feedToStreamer: summary(h1), streamerToConsumer: summary(h2) }, gc: { feed: gcSum(gcFeed), streamer: gcSum(gcMain), consumer: gcSum(rep.gcs) } };
+      if (process.env.STREAM_BENCH_ATTRIB_FILE) {
+        const rel = (x: number) => (x - t0) / 1000;
+        const rows = (emitAt as [string, number][]).map(([k, t]) => [rel(t), ((mid.get(k) ?? NaN) - t) / 1000, ((arrival.get(k)?.[0] ?? NaN) - (mid.get(k) ?? NaN)) / 1000]);
+        const g = (x: [number, number][]) => x.map(([a, d]) => [rel(a), d]);
+        writeFileSync(process.env.STREAM_BENCH_ATTRIB_FILE, JSON.stringify({ rows, gc: { feed: g(gcFeed), streamer: g(gcMain), consumer: g(rep.gcs) } }));
+      }
+    }
     await streamer.stop();
     await history.close();
     rmSync(histDir, { recursive: true, force: true });
@@ -239,6 +309,8 @@ async function partA(rate: number, seconds: number, warmupMs: number) {
     const w = hs.worker!;
     return {
       path: 'feed (child process) -TCP-> streamer (this process, standing in for the runtime) -UDP-> consumer (child process)',
+      // How the feed was read: binary frames (as the runtime's QuoteCache asks), or JSON lines with STREAM_BENCH_FEED_JSON=1.
+      feedEncoding,
       offeredRate: rate,
       published: lastSeq,
       seconds: elapsed,
@@ -263,6 +335,7 @@ async function partA(rate: number, seconds: number, warmupMs: number) {
         consumer: rep.cpuUs / rep.received,
       },
       eventLoopDelayMs: { feed: eldFeed, streamer: eldMain, consumer: rep.loopDelayMs },
+      ...(tail ? { tail } : {}),
       // The DuckDB history writes, on the history worker's thread (inside cpuUsPerTick.streamer, which is the
       // whole process): µs per tick, and the longest chunk and flush. None of it runs on the streamer's event loop.
       historyWrites: {
