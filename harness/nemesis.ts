@@ -5,6 +5,7 @@ import { waitFor } from '../core/wait.ts';
 import { NO_IMPAIRMENTS } from '../faultproxy/impairer.ts';
 import { AOF_DIR, AOF_MANIFEST } from '../lab/redis.ts';
 import type { UdpImpairmentFields, UdpImpairmentPatch } from '../faultproxy/client.ts';
+import { holdFileLock } from './lock-holder.ts';
 import type { FaultRecord } from './testbed/fault-log.ts';
 import type { Testbed } from './testbed/testbed.ts';
 
@@ -23,7 +24,8 @@ export type FaultKind =
   | 'udp.impair'
   | 'broker.knob'
   | 'broker.restart'
-  | 'file.corrupt';
+  | 'file.corrupt'
+  | 'file.lock';
 
 export interface FaultSpec {
   kind: FaultKind;
@@ -184,7 +186,34 @@ export class Nemesis {
       }
       case 'file.corrupt':
         return this.corrupt(spec);
+      case 'file.lock':
+        return this.lock(spec);
     }
+  }
+
+  /**
+   * Seed §3.4 "DuckDB file locked by another process": a second process waits for runtime N's
+   * DuckDB file lock and holds it from the moment the runtime lets go (it dies, or stops) until
+   * the heal. The runtime is not touched: a kill in the same schedule is what frees the file,
+   * and its restart then meets the lock. The record's `lockedAt` says when the lock was taken.
+   */
+  private async lock(spec: FaultSpec): Promise<ActiveFault> {
+    const [what, n] = spec.target.split(':') as [string, string | undefined];
+    if (what !== 'duckdb-db') throw new EaChaosError('E_FAULT_TARGET', `file.lock target must be duckdb-db (optionally :N), got ${spec.target}`);
+    const index = Number(n ?? 0);
+    const file = this.bed.duckdbFile(`ea-${index}`);
+    if (!existsSync(file)) throw new EaChaosError('E_FAULT_TARGET', `runtime ${index} has no DuckDB file at ${file}`);
+    // It polls for the lock as long as the fault lasts (or 10 s for a fault healed by a step).
+    const holder = await holdFileLock(file, { pollForMs: Math.max(10_000, spec.durationMs ?? 0) });
+    const rec = this.bed.faultLog.begin(spec.kind, spec.target, { ...(spec.params ?? {}), file, instance: index }, spec.id);
+    holder.lockedAt.then((at) => (rec.params = { ...rec.params, lockedAt: at })).catch(() => {});
+    const heal = once(async () => {
+      await holder.release();
+      this.bed.faultLog.heal(rec);
+    });
+    // A scenario that fails before its heal must not leave the holder (or the lock) behind.
+    this.bed.onStop(heal);
+    return { record: rec, heal };
   }
 
   /** Inject, hold for `durationMs`, heal. One-shot faults return at once. */

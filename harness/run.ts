@@ -61,6 +61,8 @@ export interface RunOptions {
   scenario?: Scenario;
   /** Replay: play these exact schedules instead of resolving anything. */
   replay?: RunHistory[];
+  /** Replay: what the original run knew of its scenarios (tags, so the same checkers apply); see `replayMeta`. */
+  scenarios?: Record<string, ScenarioMeta>;
   progress?: (line: string) => void;
 }
 
@@ -107,6 +109,26 @@ export function checksForTags(tags: readonly string[]): CheckName[] {
   // nothing can settle its orders or converge its stores; only "no duplicate" still means something.
   if (tags.includes('@ea-stopped')) return ['orders-duplicated'];
   return CHECK_NAMES.filter((c) => !c.startsWith('tick-') || tags.includes('@tick'));
+}
+
+/**
+ * The scenarios of a run directory as its report described them, so a replay judges each with the
+ * same checkers (a scenario without `@tick` never had its tick gaps judged). Empty when the run has
+ * no readable report (an interrupted run): every checker then applies.
+ */
+export function replayMeta(runDir: string): Record<string, ScenarioMeta> {
+  const out: Record<string, ScenarioMeta> = {};
+  try {
+    const r = JSON.parse(readFileSync(join(runDir, 'report.json'), 'utf8')) as { scenarios?: { name?: unknown; description?: unknown; tags?: unknown }[] };
+    for (const s of r.scenarios ?? []) {
+      if (typeof s.name !== 'string' || !Array.isArray(s.tags)) continue;
+      const tags = s.tags.filter((t): t is string => typeof t === 'string');
+      out[s.name] = { ...(typeof s.description === 'string' ? { description: s.description } : {}), tags, checks: checksForTags(tags) };
+    }
+  } catch {
+    /* no report: all checkers */
+  }
+  return out;
 }
 
 function gatherSuiteMeta(dir: string): Record<string, ScenarioMeta> {
@@ -158,6 +180,7 @@ export async function runMain(o: RunOptions): Promise<RunOutcome> {
   let scenarios: Record<string, ScenarioMeta> = {};
   let suiteSuccess = true;
   if (o.replay) {
+    scenarios = { ...(o.scenarios ?? {}) };
     for (const [i, h] of o.replay.entries()) {
       say(`replaying ${h.scenario} (repeat ${h.repeat + 1}, ${h.schedule.faults.length} faults)`);
       const config = { ...o.config, seed: h.seed, timeScale: h.timeScale };

@@ -8,7 +8,8 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const PACKAGES = { 'redis-server': 'redis-server', 'redis-sentinel': 'redis-sentinel', 'clickhouse-server': 'clickhouse-server' };
+// python3: the `file.lock` fault's lock holder takes a POSIX file lock, which Node cannot.
+const PACKAGES = { 'redis-server': 'redis-server', 'redis-sentinel': 'redis-sentinel', 'clickhouse-server': 'clickhouse-server', python3: 'python3' };
 
 function which(name) {
   for (const d of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/bin', '/usr/local/bin']) {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../core/config/index.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { readHistories } from '../../harness/history/index.ts';
-import { renderSummary, runMain, validateTags, type RunOptions } from '../../harness/run.ts';
+import { renderSummary, replayMeta, runMain, validateTags, type RunOptions } from '../../harness/run.ts';
 import { loadScenarioFile } from '../../harness/scenario/index.ts';
 import { EXIT_FAIL } from '../exit.ts';
 import { parseNumberOption, parseSeed, parseTimeScale } from '../options.ts';
@@ -67,6 +67,6 @@ export function registerRun(program: Command): void {
         throw new ConfigError(`no histories in ${runDir}/histories: nothing to replay (was the run interrupted?)`, [{ path: 'run-dir', received: runDir, expected: 'a run directory with histories/' }]);
       }
       const config = loadConfig({ file: f.config, seed: histories[0]!.seed, timeScale: histories[0]!.timeScale });
-      await execute({ config, outDir: f.out, repeat: 1, replay: histories });
+      await execute({ config, outDir: f.out, repeat: 1, replay: histories, scenarios: replayMeta(runDir) });
     });
 }

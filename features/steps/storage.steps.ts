@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Given, Then, When } from '@cucumber/cucumber';
@@ -183,51 +182,20 @@ Then('the EA returns to the primary access point and trades there', async functi
 // ---- DuckDB (§3.4) ----
 
 When('another process holds the DuckDB file lock while the EA restarts', async function (this: ChaosWorld) {
-  const bed = this.requireBed();
-  const file = bed.duckdbFile('ea-0');
-  // DuckDB locks its file with fcntl; a second process takes the same lock the moment the
-  // killed runtime's lock is gone, well before the supervisor's restart gets to the file.
-  const holder: ChildProcess = spawn(
-    'python3',
-    [
-      '-c',
-      [
-        'import fcntl, os, sys, time',
-        `fd = os.open(${JSON.stringify(file)}, os.O_RDWR)`,
-        'print("polling", flush=True)',
-        'deadline = time.time() + 10',
-        'while True:',
-        '    try:',
-        '        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB); break',
-        '    except OSError:',
-        '        if time.time() > deadline: sys.exit(3)',
-        '        time.sleep(0.0005)',
-        'print("locked", flush=True)',
-        'sys.stdin.read()',
-      ].join('\n'),
-    ],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  this.memo.set('lockHolder', holder);
-  // Released on every path: the After hook's teardown must not leave the holder behind.
-  const release = () => {
-    process.off('exit', release);
-    if (holder.exitCode === null && !holder.killed) holder.kill('SIGKILL');
-  };
-  // If the scenario fails before the release step, the holder still dies with the run (its
-  // stdin also closes then, which ends it too).
-  process.once('exit', release);
-  this.memo.set('releaseLock', release);
-  let out = '';
-  holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const gone = () => {
-    if (holder.exitCode !== null) throw new Error(`the lock holder exited with ${holder.exitCode} without the lock (output: ${out.trim()})`);
-  };
-  // Its interpreter must be up and polling before the kill, or the restart wins the race.
-  await waitFor(() => (gone(), out.includes('polling') ? true : undefined), { timeoutMs: 10_000, intervalMs: 2, what: 'the lock holder polling' });
+  // A nemesis fault, so the schedule (and `ea-chaos replay`) carries it: a second process polls
+  // for the file's lock and takes it the moment the killed runtime's lock is gone, well before
+  // the supervisor's restart gets to the file. Its recovery (lock released → DuckDB open) is
+  // measured from the heal, which the release step does.
+  const lock = await this.inject({ kind: 'file.lock', target: 'duckdb-db:0' });
+  this.memo.set('lock', lock);
   const kill = await killWhileTrading(this, { measure: [] });
   this.memo.set('resumeQuotes', kill.resume);
-  await waitFor(() => (gone(), out.includes('locked') ? true : undefined), { timeoutMs: 12_000, intervalMs: 2, what: 'the second process holding the DuckDB lock' });
+  // The lock fault was the last one before the kill: the later steps time from it.
+  this.lastFault = lock.record;
+  await waitFor(
+    () => (lock.record.params?.['lockedAt'] !== undefined ? true : undefined),
+    { timeoutMs: 12_000, intervalMs: 2, what: 'the second process holding the DuckDB lock' },
+  );
 });
 
 Then('the EA reports the locked file clearly and retries at most {int} times', async function (this: ChaosWorld, max: number) {
@@ -240,12 +208,9 @@ Then('the EA reports the locked file clearly and retries at most {int} times', a
 });
 
 When('the other process releases the lock', async function (this: ChaosWorld) {
-  const holder = this.memo.get('lockHolder') as ChildProcess;
-  this.memo.set('releasedAt', Date.now());
-  const gone = new Promise((r) => holder.once('exit', r));
-  holder.stdin!.end();
-  (this.memo.get('releaseLock') as () => void)();
-  await gone;
+  const lock = this.memo.get('lock') as { heal(): Promise<void>; record: { healedAt?: number } };
+  await lock.heal();
+  this.memo.set('releasedAt', lock.record.healedAt ?? Date.now());
 });
 
 Then('the EA is ready within {float} s of the lock being released, without a restart loop', async function (this: ChaosWorld, s: number) {

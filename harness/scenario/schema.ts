@@ -105,6 +105,8 @@ export const FAULT_SCHEMAS = {
   'udp.impair': z.strictObject({ ...withDuration, impair: ImpairSchema }),
   /** `knobs` are the simulator broker's fault knobs (docs/protocol.md), merged over none. */
   'broker.knob': z.strictObject({ ...withDuration, knobs: z.record(z.string(), z.unknown()) }),
+  /** Another process takes the runtime's DuckDB file lock once it is free, and holds it for `duration`. */
+  'file.lock': z.strictObject(withDuration),
   'file.corrupt': z.strictObject({
     ...common,
     file: z

@@ -28,6 +28,7 @@ export const FAULT_KINDS = [
   'udp.impair',
   'broker.knob',
   'file.corrupt',
+  'file.lock',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -55,6 +56,7 @@ export const TARGETS: Record<FaultKind, { pattern: RegExp; expected: string }> =
   'network.down': { pattern: PROXY_TARGET, expected: 'a proxy: redis, redis-master, redis-replica, sentinel-N, clickhouse, broker, feed or tick-tcp' },
   'udp.impair': { pattern: UDP_TARGET, expected: 'the UDP relay: tick-udp' },
   'broker.knob': { pattern: BROKER_TARGET, expected: 'broker' },
+  'file.lock': { pattern: /^duckdb-db(:[0-9]+)?$/, expected: 'a DuckDB database file: duckdb-db (optionally :N for one runtime)' },
   'file.corrupt': { pattern: FILE_TARGET, expected: 'a file: duckdb-wal, duckdb-db or config (optionally :N for one runtime), or redis-aof (the Redis master\'s AOF, no :N)' },
 };
 
@@ -120,5 +122,8 @@ export function faultEffect(kind: FaultKind, target: string, params: Record<stri
       // runtimes' resync: all of that is the recovery, so it is timed from the corruption.
       if (t === 'redis-aof') return { components: ['redis', 'session'], reference: 'injection' };
       return { components: ['duckdb'], reference: 'injection' };
+    case 'file.lock':
+      // Nothing can open the file before the other process lets go: timed from the heal.
+      return { components: ['duckdb'], reference: 'heal' };
   }
 }

@@ -99,6 +99,8 @@ export class Testbed implements AsyncDisposable {
   supervisor: Supervisor | undefined;
   private alertSink: { url: string; server: Server } | undefined;
   private stopping: Promise<void> | undefined;
+  /** Released first by stop(): things faults started that outlive a failed scenario. */
+  private readonly onStops: (() => Promise<void>)[] = [];
   /** Whether runtimes get `broker-backup` as their backup access point. */
   brokerBackup = false;
 
@@ -294,9 +296,15 @@ export class Testbed implements AsyncDisposable {
     return `${this.lab.info.broker!.admin}${path}`;
   }
 
+  /** Run `fn` when the testbed stops (before anything else is released); for a fault's own helpers. */
+  onStop(fn: () => Promise<void>): void {
+    this.onStops.push(fn);
+  }
+
   /** Releases everything, on failure too; idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
+      for (const fn of this.onStops.splice(0)) await fn().catch((e: unknown) => this.log.warn({ err: e }, 'fault clean-up failed'));
       for (const c of this.collectors) c.stop();
       await this.supervisor?.stop().catch((e: unknown) => this.log.warn({ err: e }, 'supervisor stop failed'));
       await this.consumer?.stop().catch((e: unknown) => this.log.warn({ err: e }, 'consumer stop failed'));
