@@ -1,4 +1,4 @@
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EaChaosError } from '../core/errors.ts';
 import { waitFor } from '../core/wait.ts';
@@ -298,15 +298,19 @@ export class Nemesis {
     const [what, n] = spec.target.split(':') as [string, string | undefined];
     const index = Number(n ?? (spec.params?.instance as number | undefined) ?? 0);
     const pid = this.runtimePid(index);
-    const dataDir = join(this.bed.dir, 'runtime', `ea-${index}`);
     const file = (() => {
       switch (what) {
         case 'config':
           return join(this.bed.dir, 'runtime', `ea-${index}.json`);
-        case 'duckdb-wal':
-          return findFile(dataDir, (f) => f.endsWith('.wal'));
+        // By name: the data dir also holds the backup (`.duckdb.backup[.wal]`) and, when the
+        // runtime streams, the tick history (`.ticks.duckdb[.wal]`), which "first file ending in
+        // .wal" could have picked.
+        case 'duckdb-wal': {
+          const wal = `${this.bed.duckdbFile(`ea-${index}`)}.wal`;
+          return existsSync(wal) ? wal : undefined;
+        }
         case 'duckdb-db':
-          return findFile(dataDir, (f) => f.endsWith('.duckdb'));
+          return this.bed.duckdbFile(`ea-${index}`);
         default:
           throw new EaChaosError('E_FAULT_TARGET', `file.corrupt target must be config, duckdb-wal or duckdb-db (optionally :N), got ${spec.target}`);
       }
@@ -382,12 +386,6 @@ function damageFile(file: string, mode: 'garbage' | 'header' | 'mismatch'): void
   } finally {
     closeSync(fd);
   }
-}
-
-function findFile(dir: string, pred: (f: string) => boolean): string | undefined {
-  if (!existsSync(dir)) return undefined;
-  const f = readdirSync(dir).find(pred);
-  return f ? join(dir, f) : undefined;
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {
