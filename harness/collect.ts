@@ -1,13 +1,11 @@
-import { existsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { platform, release, cpus } from 'node:os';
-import { DuckDBInstance } from '@duckdb/node-api';
 import type { RuntimeEvent } from '../core/events.ts';
 import { intentsFromEvents, parseHistory, type RunHistory } from './history/index.ts';
 import { toTickRecords, type TickLike } from './history/derive.ts';
 import type { ResolvedSchedule } from './scenario/index.ts';
 import { waitFor } from '../core/wait.ts';
-import { clickhouseOrders, clickhouseTicks, duckdbOrders, historyTickKeys, redisOrders } from './stores.ts';
+import { clickhouseOrders, clickhouseTicks, duckdbOrders, historyTickKeys, readDuckDB, redisOrders } from './stores.ts';
 import type { Testbed } from './testbed/testbed.ts';
 import { tickHistoryPath } from '../runtime/stream/history-thread.ts';
 
@@ -66,29 +64,19 @@ async function settleConsumer(bed: Testbed, timeoutMs = 10_000): Promise<void> {
  * it is sent, so the file (read once the runtime has let go of it) is the sender's own record, across restarts and epochs. Ticks carry the
  * feed's identity, the same key the consumer's record has.
  */
-export async function streamedTicks(file: string, table = 'stream_ticks'): Promise<TickLike[] | null> {
-  if (!existsSync(file)) return null;
-  try {
-    const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
-    const conn = await db.connect();
-    try {
-      const exists = await conn.runAndReadAll(`SELECT count(*) FROM information_schema.tables WHERE table_name = '${table}'`);
-      if (Number(exists.getRowsJS()[0]?.[0] ?? 0) === 0) return null;
-      const reader = await conn.runAndReadAll(`SELECT feed_stream, symbol, feed_epoch, feed_seq, time_msc FROM ${table}`);
-      return reader.getRowsJS().map((r) => {
-        const t: TickLike = { symbol: String(r[1]), time_msc: Number(r[4] as bigint) };
-        if (r[0] !== null) t.stream = String(r[0]);
-        if (Number(r[2] as bigint) >= 0) t.epoch = Number(r[2] as bigint);
-        if (Number(r[3] as bigint) >= 0) t.seq = Number(r[3] as bigint);
-        return t;
-      });
-    } finally {
-      conn.closeSync();
-      db.closeSync();
-    }
-  } catch {
-    return null;
-  }
+export function streamedTicks(file: string, table = 'stream_ticks'): Promise<TickLike[] | null> {
+  return readDuckDB(file, async (conn) => {
+    const exists = await conn.runAndReadAll(`SELECT count(*) FROM information_schema.tables WHERE table_name = '${table}'`);
+    if (Number(exists.getRowsJS()[0]?.[0] ?? 0) === 0) return null;
+    const reader = await conn.runAndReadAll(`SELECT feed_stream, symbol, feed_epoch, feed_seq, time_msc FROM ${table}`);
+    return reader.getRowsJS().map((r) => {
+      const t: TickLike = { symbol: String(r[1]), time_msc: Number(r[4] as bigint) };
+      if (r[0] !== null) t.stream = String(r[0]);
+      if (Number(r[2] as bigint) >= 0) t.epoch = Number(r[2] as bigint);
+      if (Number(r[3] as bigint) >= 0) t.seq = Number(r[3] as bigint);
+      return t;
+    });
+  });
 }
 
 /** The testbed's collected events as the history records them: the emitting source becomes the instance. */

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { createClient } from '@clickhouse/client';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
 import type { Endpoint } from '../lab/types.ts';
 import type { StoreOrder, StreamTickKey } from './history/index.ts';
@@ -66,15 +66,17 @@ export async function clickhouseTicks(url: string, database: string, instance: s
   }
 }
 
-/** The (epoch, seq) of every tick in a runtime's DuckDB tick history, read after it let go of the file. */
-export async function historyTickKeys(file: string, table = 'stream_ticks'): Promise<StreamTickKey[] | null> {
+/**
+ * Open a DuckDB file read-only (after its runtime let go of it), run `fn`, close it. Null when the
+ * file is missing or cannot be read: the checker that needs it then says "unknown".
+ */
+export async function readDuckDB<T>(file: string, fn: (c: DuckDBConnection) => Promise<T>): Promise<T | null> {
   if (!existsSync(file)) return null;
   try {
     const db = await DuckDBInstance.create(file, { access_mode: 'READ_ONLY' });
     const conn = await db.connect();
     try {
-      const reader = await conn.runAndReadAll(`SELECT epoch, seq FROM ${table}`);
-      return reader.getRowsJS().map((r) => ({ epoch: Number(r[0] as bigint), seq: Number(r[1] as bigint) }));
+      return await fn(conn);
     } finally {
       conn.closeSync();
       db.closeSync();
@@ -84,24 +86,18 @@ export async function historyTickKeys(file: string, table = 'stream_ticks'): Pro
   }
 }
 
-/** A runtime's DuckDB file, read after the runtime has stopped and released its lock. */
+/** The (epoch, seq) of every tick in a runtime's DuckDB tick history. */
+export function historyTickKeys(file: string, table = 'stream_ticks'): Promise<StreamTickKey[] | null> {
+  return readDuckDB(file, async (c) => (await c.runAndReadAll(`SELECT epoch, seq FROM ${table}`)).getRowsJS().map((r) => ({ epoch: Number(r[0] as bigint), seq: Number(r[1] as bigint) })));
+}
+
+/** The runtimes' orders as their DuckDB files hold them; null if any file cannot be read. */
 export async function duckdbOrders(files: string[]): Promise<StoreOrder[] | null> {
   const out: StoreOrder[] = [];
-  try {
-    for (const f of files) {
-      if (!existsSync(f)) return null;
-      const db = await DuckDBInstance.create(f, { access_mode: 'READ_ONLY' });
-      const conn = await db.connect();
-      try {
-        const reader = await conn.runAndReadAll('SELECT client_id, state, rev FROM orders');
-        for (const row of reader.getRowObjects()) out.push({ clientId: String(row.client_id), state: String(row.state), rev: Number(row.rev) });
-      } finally {
-        conn.closeSync();
-        db.closeSync();
-      }
-    }
-    return out;
-  } catch {
-    return null;
+  for (const f of files) {
+    const rows = await readDuckDB(f, async (c) => (await c.runAndReadAll('SELECT client_id, state, rev FROM orders')).getRowObjects());
+    if (!rows) return null;
+    for (const row of rows) out.push({ clientId: String(row.client_id), state: String(row.state), rev: Number(row.rev) });
   }
+  return out;
 }
