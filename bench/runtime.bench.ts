@@ -18,7 +18,7 @@
  */
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
@@ -124,6 +124,21 @@ async function benchDuckRestart(n: number): Promise<void> {
   console.error(`duckdb kill -9 → reopened and loaded ${orders} orders (${n} in the WAL) in ${fmt(ms, 1)} ms`);
 }
 
+/** CPU time (user + system, ms) a process has used so far, from /proc; NaN where that cannot be read. */
+function procCpuMs(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name, which may itself contain spaces: utime and stime are the 12th and 13th.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return Number.NaN;
+  }
+}
+/** USER_HZ: 100 on every Linux this runs on (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
+
 /** The simulated broker and feed in their own process, as in a real deployment (and off the runtime's event loop). */
 async function startSimulatorProcess(): Promise<{ broker: { host: string; port: number; admin: string }; feed: { host: string; port: number }; stop: () => Promise<void> }> {
   const script = `
@@ -221,6 +236,9 @@ async function benchRuntime(): Promise<void> {
     rt.engine.sendLatency.length = 0;
     rt.engine.durableLatency.length = 0;
     rt.duck.intentFlushMs.length = 0;
+    // CPU of ClickHouse and of this process (the runtime) over the run: what the stores cost beside it.
+    const chCpu0 = procCpuMs(lab.info.pids['clickhouse']);
+    const me0 = process.cpuUsage();
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const light: Promise<unknown>[] = [];
@@ -232,6 +250,9 @@ async function benchRuntime(): Promise<void> {
     }
     await Promise.all(light);
     loop.disable();
+    const lightWallMs = performance.now() - l0;
+    const chCpuMs = procCpuMs(lab.info.pids['clickhouse']) - chCpu0;
+    const me = process.cpuUsage(me0);
     const lightLat = summary(rt.engine.sendLatency);
     const lightDurable = summary(rt.engine.durableLatency);
     const lightFlush = summary(rt.duck.intentFlushMs);
@@ -246,6 +267,8 @@ async function benchRuntime(): Promise<void> {
         intentFlushMs: { p50: +fmt(lightFlush.p50, 2), p99: +fmt(lightFlush.p99, 2), max: +fmt(lightFlush.max, 2) },
         eventLoopDelayMs: { p50: +fmt(loop.percentile(50) / 1e6, 2), p99: +fmt(loop.percentile(99) / 1e6, 2), max: +fmt(loop.max / 1e6, 2) },
         diskFsync4kMs: { dir: dataDir, p50: +fmt(fsync.p50, 2), p99: +fmt(fsync.p99, 2), max: +fmt(fsync.max, 2) },
+        // Cores busy on average: 1.0 is one core of the two.
+        cpuCores: { clickhouse: +fmt(chCpuMs / lightWallMs, 3), runtimeProcess: +fmt((me.user + me.system) / 1000 / lightWallMs, 3) },
       },
       closedLoop: {
         orders: ORDERS,
@@ -267,6 +290,7 @@ async function benchRuntime(): Promise<void> {
     console.error(
       `healthy paced 100/s: intent→send p50 ${fmt(lightLat.p50, 2)} ms p99 ${fmt(lightLat.p99, 2)} ms; intent→durable p50 ${fmt(lightDurable.p50, 2)} p99 ${fmt(lightDurable.p99, 2)} ms; appender flush p50 ${fmt(lightFlush.p50, 2)} p99 ${fmt(lightFlush.p99, 2)} ms; disk fsync 4 KB just before p50 ${fmt(fsync.p50, 2)} p99 ${fmt(fsync.p99, 2)} ms; event-loop delay p99 ${fmt(loop.percentile(99) / 1e6, 2)} ms max ${fmt(loop.max / 1e6, 2)} ms`,
     );
+    console.error(`healthy paced 100/s: cores busy, clickhouse-server ${fmt(chCpuMs / lightWallMs, 3)}, the runtime's process ${fmt((me.user + me.system) / 1000 / lightWallMs, 3)}`);
     console.error(`duckdb group commits over the healthy runs: ${JSON.stringify(out.duckdbCommits)}`);
     console.error(`healthy paced 1000/s: ${fmt(3000 / ((pacedDone - p0) / 1000))} orders/s end to end; intent→send p50 ${fmt(open.p50, 2)} ms p99 ${fmt(open.p99, 2)} ms`);
 
