@@ -1,4 +1,5 @@
 import { Then, When } from '@cucumber/cucumber';
+import { waitFor } from '../../core/wait.ts';
 import type { CollectedEvent } from '../../harness/testbed/event-collector.ts';
 import type { ChaosWorld, RecoverySample } from '../support/world.ts';
 
@@ -136,6 +137,10 @@ Then('the sync backlog is drained within {float} s of ClickHouse coming back', a
 
 When('the EA process is killed', async function (this: ChaosWorld) {
   const bed = this.requireBed();
+  // A running EA has its warm standby loaded (the supervisor starts it once the EA is ready);
+  // killed in the second after a start it would be timing a cold start instead. Not waited for
+  // when the child has no warm protocol.
+  await waitFor(() => (bed.supervisor!.status()[0]!.standby !== 'loading' ? true : undefined), { timeoutMs: 15_000, intervalMs: 10, what: "the EA's warm standby loaded" });
   this.memo.set('pid', bed.supervisor!.status()[0]!.pid);
   await this.inject({ kind: 'process.kill', target: 'runtime:0' });
 });
