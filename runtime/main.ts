@@ -267,8 +267,11 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
         sessionMaxAttempts: cfg.session.maxRecoveryAttempts,
         heartbeatMs: rc.heartbeatMs,
         snapshot: async () => engine.snapshot(),
-        // Rows Redis has that DuckDB lost are merged below before Redis is rewritten from us.
-        holdResync: true,
+        // Rows Redis has that DuckDB lost come back before Redis is rewritten from us.
+        mergeBeforeFirstResync: async (rows) => {
+          const n = await engine.mergeOrders(rows);
+          if (n > 0) events.emit('duckdb', 'duckdb.rebuilt', { from: 'redis', orders: n });
+        },
         onFallback: () => {
           // DuckDB stays the local truth; ClickHouse is the shared state to read while Redis is gone.
           void ch?.readOrders().then(async (rows) => {
@@ -363,7 +366,6 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
         if (n > 0) events.emit('duckdb', 'duckdb.rebuilt', { from: 'clickhouse', orders: n });
       }
     }
-    redis?.releaseResync();
     // ClickHouse may have missed rows a crash left in memory: replay all (idempotent by rev).
     if (ch) {
       const snap = engine.snapshot();

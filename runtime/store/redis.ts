@@ -48,12 +48,14 @@ export interface RedisStateOptions {
   /** Full state to rewrite after an outage (from DuckDB). */
   snapshot: () => Promise<{ orders: OrderRow[]; positions: PositionRow[] }>;
   /**
-   * Hold the first resync until `releaseResync()`. At start the owner's state can be older than
-   * Redis's: a crash loses DuckDB's last lazy rows, which the faster write-behind had already put
-   * in Redis. The owner merges those first; a resync before that would overwrite them with the
-   * older versions (seen: an order filled in DuckDB and ClickHouse stayed `persisted` in Redis).
+   * Called by the first resync of this process, with the orders Redis holds, before Redis is
+   * rewritten from `snapshot`. At start the owner's state can be older than Redis's: a crash loses
+   * DuckDB's last lazy rows, which the faster write-behind had already put in Redis. The owner
+   * merges the newer ones, so the rewrite does not put the older versions back (seen: an order
+   * filled in DuckDB and ClickHouse stayed `persisted` in Redis). Later resyncs follow outages
+   * during which the owner alone took writes, so its state is the newest and they skip this.
    */
-  holdResync?: boolean;
+  mergeBeforeFirstResync?: (rows: OrderRow[]) => Promise<void>;
 }
 
 export type RedisStatus = 'connecting' | 'up' | 'down' | 'fallback';
@@ -71,7 +73,6 @@ export class RedisState implements AsyncDisposable {
   private failures = 0;
   private masterRunId: string | undefined;
   private needsResync = true;
-  private resyncHeld: boolean;
   private sessionFailures = 0;
   status: RedisStatus = 'connecting';
   sessionId: string;
@@ -81,7 +82,6 @@ export class RedisState implements AsyncDisposable {
   lastResync: { at: number; orders: number; positions: number; rebuilt: boolean } | undefined;
 
   constructor(private readonly o: RedisStateOptions) {
-    this.resyncHeld = o.holdResync ?? false;
     this.epoch = `${o.instanceId}:${o.clock.now()}`;
     this.sessionId = this.newSessionId();
   }
@@ -208,7 +208,7 @@ export class RedisState implements AsyncDisposable {
         while (!this.stopped) {
           const c = this.client;
           if (!c || c.status !== 'ready') throw new Error(`redis client ${c?.status ?? 'missing'}`);
-          if (this.needsResync && !this.resyncHeld) await this.resync(c);
+          if (this.needsResync) await this.resync(c);
           if (this.pending.size === 0) break;
           const batch = [...this.pending.entries()];
           this.pending.clear();
@@ -272,6 +272,10 @@ export class RedisState implements AsyncDisposable {
     const marker = await c.get(this.k.marker);
     // Our marker gone after we had written it: the master that answers now lost the data.
     const rebuilt = marker === null && this.lastResync !== undefined;
+    if (this.lastResync === undefined && this.o.mergeBeforeFirstResync) {
+      const rows = await this.readOrdersFrom(c);
+      if (rows) await this.o.mergeBeforeFirstResync(rows);
+    }
     const snap = await this.o.snapshot();
     const m = c.multi();
     for (const r of snap.orders) m.hset(this.k.orders, r.clientId, JSON.stringify({ rev: r.rev, data: r.data }));
@@ -349,6 +353,10 @@ export class RedisState implements AsyncDisposable {
   async readOrders(): Promise<OrderRow[] | undefined> {
     const c = this.client;
     if (!c || c.status !== 'ready') return undefined;
+    return this.readOrdersFrom(c);
+  }
+
+  private async readOrdersFrom(c: Redis): Promise<OrderRow[] | undefined> {
     try {
       const h = await c.hgetall(this.k.orders);
       return Object.entries(h).map(([clientId, v]) => {
@@ -362,16 +370,6 @@ export class RedisState implements AsyncDisposable {
   }
 
   /** Wait (bounded) for the client to become ready, e.g. at start-up before a rebuild. */
-  /** Let the held first resync run (see `holdResync`): now, or when Redis is next ready. */
-  releaseResync(): void {
-    if (!this.resyncHeld) return;
-    this.resyncHeld = false;
-    // A flush already past its resync check would not come back to it: queue one after it.
-    void (this.flushing ?? Promise.resolve()).then(() => {
-      if (!this.stopped && this.client?.status === 'ready') return this.flushNow();
-    });
-  }
-
   async waitReady(ms: number): Promise<boolean> {
     const deadline = this.o.clock.monotonic() + ms;
     while (this.o.clock.monotonic() < deadline) {
