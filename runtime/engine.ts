@@ -103,6 +103,9 @@ const LAZY: WriteHint = { lazy: true };
 const FRESH: WriteHint = { fresh: true };
 
 const EPS = 1e-9;
+/** Time slices of a periodic reconciliation's deal query (see `dealsSince`): ~200 deals each at 1,000 orders/s. */
+const DEAL_SLICE_MS = 200;
+const DEAL_SLICES_MAX = 20;
 
 function isMultiple(x: number, step: number): boolean {
   if (step <= 0) return true;
@@ -634,6 +637,26 @@ export class OrderEngine {
    *  - broker positions with our magic we don't know are adopted (orphans);
    *  - local open positions missing at the broker are flagged, never assumed flat.
    */
+  /**
+   * Deals with our magic since `sinceMsc` (all of them without it), asked for in time slices: each
+   * answer is parsed on the event loop's thread, and at 1,000 orders/s one answer for a periodic
+   * pass's 3 s window (3,000-6,700 deals) held the loop for 20-35 ms, most of the intents' p99.
+   * The slices are half-open [from, to), as the broker's filter is, and the last one is open-ended,
+   * so together they return exactly what one query would. A long window (after an outage) gets at
+   * most DEAL_SLICES_MAX slices.
+   */
+  private async *dealsSince(magic: number, sinceMsc: number | undefined): AsyncGenerator<TradeDeal[]> {
+    if (!sinceMsc) {
+      yield await this.o.broker.historyDeals({ magic });
+      return;
+    }
+    const now = this.o.clock.now();
+    const slice = Math.max(DEAL_SLICE_MS, Math.ceil((now - sinceMsc) / DEAL_SLICES_MAX));
+    let from = sinceMsc;
+    for (; from + slice < now; from += slice) yield await this.o.broker.historyDeals({ magic, from_msc: from, to_msc: from + slice });
+    yield await this.o.broker.historyDeals({ magic, from_msc: from });
+  }
+
   async reconcile(opts: { startup?: boolean; sinceMsc?: number } = {}): Promise<{ resolved: number; adopted: number; orphans: number; missing: number }> {
     const out = { resolved: 0, adopted: 0, orphans: 0, missing: 0 };
     const magic = this.o.magic;
@@ -658,20 +681,21 @@ export class OrderEngine {
       for (const id of r.absent) void this.drive(id);
     }
     // 2. deals we have no order for (e.g. the tail of a lost WAL)
-    const deals = await this.o.broker.historyDeals(opts.sinceMsc ? { magic, from_msc: opts.sinceMsc } : { magic });
-    for (const d of deals) {
-      if (this.deals.has(d.ticket)) continue;
-      const known = this.orders.get(d.comment);
-      // Only ids this instance generated: other instances may share the magic.
-      if (!known && d.comment.startsWith(`${this.ids.tag}.`)) {
-        const side: Side = d.type === 0 ? 'buy' : 'sell';
-        let rec = newOrder({ clientId: d.comment, magic, symbol: d.symbol, side, volume: d.volume, price: null }, this.o.clock.now());
-        rec = { ...rec, state: 'reconciled', sends: 1, brokerOrder: d.order, deal: d.ticket, filledVolume: d.volume, fillPrice: d.price, retcode: RETCODE.DONE };
-        await this.save(rec, true);
-        this.o.events.emit('trade', 'reconcile.order_adopted', { clientId: d.comment, deal: d.ticket });
-        out.adopted++;
+    for await (const deals of this.dealsSince(magic, opts.sinceMsc)) {
+      for (const d of deals) {
+        if (this.deals.has(d.ticket)) continue;
+        const known = this.orders.get(d.comment);
+        // Only ids this instance generated: other instances may share the magic.
+        if (!known && d.comment.startsWith(`${this.ids.tag}.`)) {
+          const side: Side = d.type === 0 ? 'buy' : 'sell';
+          let rec = newOrder({ clientId: d.comment, magic, symbol: d.symbol, side, volume: d.volume, price: null }, this.o.clock.now());
+          rec = { ...rec, state: 'reconciled', sends: 1, brokerOrder: d.order, deal: d.ticket, filledVolume: d.volume, fillPrice: d.price, retcode: RETCODE.DONE };
+          await this.save(rec, true);
+          this.o.events.emit('trade', 'reconcile.order_adopted', { clientId: d.comment, deal: d.ticket });
+          out.adopted++;
+        }
+        this.saveDeal(this.dealFrom(d, d.comment));
       }
-      this.saveDeal(this.dealFrom(d, d.comment));
     }
     // 3. positions
     const atBroker = await this.o.broker.positions({ magic });
