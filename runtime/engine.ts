@@ -631,13 +631,6 @@ export class OrderEngine {
   }
 
   /**
-   * Startup and periodic reconciliation; the broker is the truth.
-   *  - non-terminal orders not being driven are resolved (startup: `recover` first);
-   *  - deals with our magic but an unknown comment are adopted as orders;
-   *  - broker positions with our magic we don't know are adopted (orphans);
-   *  - local open positions missing at the broker are flagged, never assumed flat.
-   */
-  /**
    * Deals with our magic since `sinceMsc` (all of them without it), asked for in time slices: each
    * answer is parsed on the event loop's thread, and at 1,000 orders/s one answer for a periodic
    * pass's 3 s window (3,000-6,700 deals) held the loop for 20-35 ms, most of the intents' p99.
@@ -657,6 +650,13 @@ export class OrderEngine {
     yield await this.o.broker.historyDeals({ magic, from_msc: from });
   }
 
+  /**
+   * Startup and periodic reconciliation; the broker is the truth.
+   *  - non-terminal orders not being driven are resolved (startup: `recover` first);
+   *  - deals with our magic but an unknown comment are adopted as orders;
+   *  - broker positions with our magic we don't know are adopted (orphans);
+   *  - local open positions missing at the broker are flagged, never assumed flat.
+   */
   async reconcile(opts: { startup?: boolean; sinceMsc?: number } = {}): Promise<{ resolved: number; adopted: number; orphans: number; missing: number }> {
     const out = { resolved: 0, adopted: 0, orphans: 0, missing: 0 };
     const magic = this.o.magic;

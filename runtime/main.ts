@@ -176,7 +176,7 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
               url: rc.clickhouse.url,
               database: cfg.clickhouse.database,
               instanceId: rc.instanceId,
-              // ClickHouse advises about one insert per second (a plumbing constant, like the order sync's 200 ms gather).
+              // ClickHouse advises about one insert per second (a plumbing constant, like the order sync's window).
               intervalMs: 1000,
               retryIntervalMs: cfg.clickhouse.retryIntervalMs,
               maxRetryAttempts: cfg.clickhouse.maxRetryAttempts,
@@ -351,14 +351,9 @@ export async function startRuntime(opts: StartRuntimeOptions): Promise<RuntimeHa
     redis?.start();
     await ch?.start();
 
-    // Rows DuckDB may have lost (truncated WAL, fresh file) come back from Redis, then ClickHouse.
-    if (redis && (await redis.waitReady(duck.needsRebuild ? 2000 : 300))) {
-      const rows = await redis.readOrders();
-      if (rows) {
-        const n = await engine.mergeOrders(rows);
-        if (n > 0) events.emit('duckdb', 'duckdb.rebuilt', { from: 'redis', orders: n });
-      }
-    }
+    // Rows DuckDB may have lost (truncated WAL, fresh file) come back from Redis (its first resync
+    // merges them, see mergeBeforeFirstResync), then ClickHouse.
+    await redis?.firstResync(duck.needsRebuild ? 2000 : 300);
     if (ch && duck.needsRebuild) {
       const rows = await ch.readOrders();
       if (rows) {

@@ -227,11 +227,7 @@ export class DuckStore implements AsyncDisposable {
         this.intentFlushMs,
         (row) => this.enqueue({ kind: 'order', row }),
         (rows, ms) => {
-          const st = this.commitStats;
-          st.commits++;
-          st.writes += rows.length;
-          st.totalMs += ms;
-          if (ms > st.maxMs) st.maxMs = ms;
+          this.countCommit(rows.length, ms);
           for (const row of rows) this.noteCommitted({ kind: 'order', row });
         },
       );
@@ -308,12 +304,7 @@ export class DuckStore implements AsyncDisposable {
         try {
           const t0 = performance.now();
           await this.lock.run(() => this.commit(batch.map((b) => b.w), batch.every((b) => b.fresh), batch.every((b) => b.lazy)));
-          const ms = performance.now() - t0;
-          const st = this.commitStats;
-          st.commits++;
-          st.writes += batch.length;
-          st.totalMs += ms;
-          if (ms > st.maxMs) st.maxMs = ms;
+          this.countCommit(batch.length, performance.now() - t0);
           for (const b of batch) this.noteCommitted(b.w);
           for (const b of batch) b.resolve();
         } catch (e) {
@@ -370,6 +361,14 @@ export class DuckStore implements AsyncDisposable {
     return take;
   }
 
+  private countCommit(writes: number, ms: number): void {
+    const st = this.commitStats;
+    st.commits++;
+    st.writes += writes;
+    st.totalMs += ms;
+    if (ms > st.maxMs) st.maxMs = ms;
+  }
+
   private noteCommitted(w: Write): void {
     const rev = revOf(w);
     if (rev !== Infinity && rev > this.committedRev) this.committedRev = rev;
@@ -409,14 +408,14 @@ export class DuckStore implements AsyncDisposable {
       } else meta.set(w.k, w.v);
     }
     const c = this.connection;
+    const tables = (orders.size > 0 ? 1 : 0) + (deals.size > 0 ? 1 : 0) + (positions.size > 0 ? 1 : 0);
     if (lazy && failed.size === 0 && deleteFailed.size === 0 && meta.size === 0) {
-      if (await this.commitLazy(orders, deals, positions)) return;
+      if (await this.commitLazy(orders, deals, positions, tables > 1)) return;
       this.commitStats.lazyUpserts++;
     }
     // One table's rows: one autocommit statement, one round trip instead of BEGIN…COMMIT. Rows of
     // several tables (a lazy window) share one transaction below: they need no common atomicity
     // (every row is complete on its own), but one WAL sync instead of three.
-    const tables = (orders.size > 0 ? 1 : 0) + (deals.size > 0 ? 1 : 0) + (positions.size > 0 ? 1 : 0);
     if (failed.size === 0 && deleteFailed.size === 0 && meta.size === 0 && tables <= 1) {
       try {
         if (fresh && orders.size === writes.length && deals.size === 0 && positions.size === 0) {
@@ -465,10 +464,8 @@ export class DuckStore implements AsyncDisposable {
    * that assumption (an order not there yet, a deal already there): the caller then upserts
    * everything, which is idempotent.
    */
-  private async commitLazy(orders: Map<string, OrderRow>, deals: Map<number, DealRow>, positions: Map<number, PositionRow>): Promise<boolean> {
+  private async commitLazy(orders: Map<string, OrderRow>, deals: Map<number, DealRow>, positions: Map<number, PositionRow>, txn: boolean): Promise<boolean> {
     const c = this.connection;
-    const tables = (orders.size > 0 ? 1 : 0) + (deals.size > 0 ? 1 : 0) + (positions.size > 0 ? 1 : 0);
-    const txn = tables > 1;
     if (txn) await c.run('BEGIN TRANSACTION');
     try {
       const updated = await updateOrders(c, [...orders.values()].map((r) => [r.clientId, r.state, r.rev, r.updatedAt, r.data]));

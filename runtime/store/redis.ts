@@ -273,7 +273,7 @@ export class RedisState implements AsyncDisposable {
     // Our marker gone after we had written it: the master that answers now lost the data.
     const rebuilt = marker === null && this.lastResync !== undefined;
     if (this.lastResync === undefined && this.o.mergeBeforeFirstResync) {
-      const rows = await this.readOrdersFrom(c);
+      const rows = await this.readOrders(c);
       if (rows) await this.o.mergeBeforeFirstResync(rows);
     }
     const snap = await this.o.snapshot();
@@ -350,13 +350,7 @@ export class RedisState implements AsyncDisposable {
   // ---------- reads (for restores) ----------
 
   /** Orders held in RTS, for rebuilding DuckDB. Undefined when Redis cannot answer. */
-  async readOrders(): Promise<OrderRow[] | undefined> {
-    const c = this.client;
-    if (!c || c.status !== 'ready') return undefined;
-    return this.readOrdersFrom(c);
-  }
-
-  private async readOrdersFrom(c: Redis): Promise<OrderRow[] | undefined> {
+  private async readOrders(c: Redis): Promise<OrderRow[] | undefined> {
     try {
       const h = await c.hgetall(this.k.orders);
       return Object.entries(h).map(([clientId, v]) => {
@@ -369,14 +363,15 @@ export class RedisState implements AsyncDisposable {
     }
   }
 
-  /** Wait (bounded) for the client to become ready, e.g. at start-up before a rebuild. */
-  async waitReady(ms: number): Promise<boolean> {
+  /**
+   * Wait (bounded) for this process's first resync, which merges what Redis holds newer than the
+   * owner before rewriting it (`mergeBeforeFirstResync`): at start-up, before the runtime says
+   * ready. False when Redis did not answer in time; the resync then runs when it does.
+   */
+  async firstResync(ms: number): Promise<boolean> {
     const deadline = this.o.clock.monotonic() + ms;
-    while (this.o.clock.monotonic() < deadline) {
-      if (this.client?.status === 'ready') return true;
-      await this.o.clock.sleep(20);
-    }
-    return this.client?.status === 'ready';
+    while (this.lastResync === undefined && this.o.clock.monotonic() < deadline) await this.o.clock.sleep(20);
+    return this.lastResync !== undefined;
   }
 
   async stop(): Promise<void> {
