@@ -31,7 +31,6 @@ export type ToWorker =
   | { t: 'query'; id: number; by: 'seq' | 'time'; epoch: number; from: number; to: number; limit: number }
   | { t: 'prune'; id: number; beforeMs: number }
   | { t: 'flush'; id: number }
-  | { t: 'stats'; id: number }
   | { t: 'close'; id: number };
 export type FromWorker =
   | { t: 'ready' }
@@ -69,7 +68,7 @@ export interface ThreadTickHistoryStats {
   writeErrors: number;
   /** The worker is gone (crashed or failed to open); appends are counted as lost. */
   failed: boolean;
-  /** The worker's figures as of the last flush()/stats()/close(). */
+  /** The worker's figures as of the last flush()/close(). */
   worker: HistoryWorkerCosts | undefined;
 }
 
@@ -269,12 +268,6 @@ export class WorkerTickHistory implements TickHistory, AsyncDisposable {
 
   stats(): ThreadTickHistoryStats {
     return { ...this.counts, failed: this.failed, worker: this.workerCosts };
-  }
-
-  /** The worker's figures, fresh. */
-  async workerStats(): Promise<HistoryWorkerCosts> {
-    this.workerCosts = await this.request<HistoryWorkerCosts>({ t: 'stats' });
-    return this.workerCosts;
   }
 
   /** Flush the last rows, close the file and end the worker; idempotent. */

@@ -87,9 +87,6 @@ if (history) {
           return stats();
         });
         return;
-      case 'stats':
-        void reply(m.id, async () => stats());
-        return;
       case 'close':
         void reply(m.id, async () => {
           await sync?.stop();
