@@ -281,12 +281,7 @@ export class WorkerTickHistory implements TickHistory, AsyncDisposable {
       await this.worker.terminate();
       return;
     }
-    this.postRows();
-    const id = this.nextId++;
-    const done = new Promise<HistoryWorkerCosts>((resolve, reject) => {
-      this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-    });
-    this.worker.postMessage({ t: 'close', id } satisfies ToWorker);
+    const done = this.request<HistoryWorkerCosts>({ t: 'close' });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeoutMs = this.opts.closeTimeoutMs ?? 15_000;
     try {
