@@ -2,12 +2,6 @@ import type { Random } from '../../core/random.ts';
 import { TickFlag } from '../protocol/types.ts';
 import type { SymbolSpec } from './symbols.ts';
 
-export interface Quote {
-  bid: number;
-  ask: number;
-  flags: number;
-}
-
 /**
  * One symbol's quote process on the integer point grid (mt5-trading.md §4.4–4.5):
  * mid moves by ±1–3 points with a weak bid-ask bounce, rare compound jumps,
@@ -32,16 +26,11 @@ export class PriceProcess {
     this.scale = 10 ** spec.digits;
   }
 
-  /** The latest quote, as advance() left it (read without allocating a Quote per tick). */
+  /** The latest quote, as advance() left it (read without allocating an object per tick). */
   quoteBid = 0;
   quoteAsk = 0;
   quoteFlags = 0;
   private readonly scale: number;
-
-  next(): Quote {
-    this.advance();
-    return { bid: this.quoteBid, ask: this.quoteAsk, flags: this.quoteFlags };
-  }
 
   /** Move the process one tick and leave the quote in quoteBid/quoteAsk/quoteFlags. */
   advance(): void {
