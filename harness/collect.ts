@@ -1,11 +1,11 @@
 import { dirname } from 'node:path';
 import { platform, release, cpus } from 'node:os';
 import type { RuntimeEvent } from '../core/events.ts';
-import { intentsFromEvents, parseHistory, type RunHistory } from './history/index.ts';
+import { intentsFromEvents, parseHistory, type RunHistory, type StreamTickKey } from './history/index.ts';
 import { toTickRecords, type TickLike } from './history/derive.ts';
 import type { ResolvedSchedule } from './scenario/index.ts';
 import { waitFor } from '../core/wait.ts';
-import { clickhouseOrders, clickhouseTicks, duckdbOrders, historyTickKeys, readDuckDB, redisOrders } from './stores.ts';
+import { clickhouseOrders, clickhouseTicks, duckdbOrders, readDuckDB, redisOrders } from './stores.ts';
 import type { Testbed } from './testbed/testbed.ts';
 import { tickHistoryPath } from '../runtime/stream/history-thread.ts';
 
@@ -59,23 +59,28 @@ async function settleConsumer(bed: Testbed, timeoutMs = 10_000): Promise<void> {
 }
 
 /**
- * What the runtime's streamer published: every tick goes into its DuckDB
- * history (`<dataDir>/<id>.ticks.duckdb`, written by its history worker) before
- * it is sent, so the file (read once the runtime has let go of it) is the sender's own record, across restarts and epochs. Ticks carry the
- * feed's identity, the same key the consumer's record has.
+ * What the runtime's streamer published: every tick goes into its DuckDB history
+ * (`<dataDir>/<id>.ticks.duckdb`, written by its history worker) before it is sent, so the file
+ * (read once the runtime has let go of it) is the sender's own record, across restarts and
+ * epochs. Each tick as the feed identified it (the key the consumer's record has) and as the
+ * runtime's stream numbered it (the key ClickHouse has); null without a readable history.
  */
-export function streamedTicks(file: string, table = 'stream_ticks'): Promise<TickLike[] | null> {
+export function streamedTicks(file: string, table = 'stream_ticks'): Promise<{ feed: TickLike[]; stream: StreamTickKey[] } | null> {
   return readDuckDB(file, async (conn) => {
     const exists = await conn.runAndReadAll(`SELECT count(*) FROM information_schema.tables WHERE table_name = '${table}'`);
     if (Number(exists.getRowsJS()[0]?.[0] ?? 0) === 0) return null;
-    const reader = await conn.runAndReadAll(`SELECT feed_stream, symbol, feed_epoch, feed_seq, time_msc FROM ${table}`);
-    return reader.getRowsJS().map((r) => {
+    const reader = await conn.runAndReadAll(`SELECT feed_stream, symbol, feed_epoch, feed_seq, time_msc, epoch, seq FROM ${table}`);
+    const feed: TickLike[] = [];
+    const stream: StreamTickKey[] = [];
+    for (const r of reader.getRowsJS()) {
       const t: TickLike = { symbol: String(r[1]), time_msc: Number(r[4] as bigint) };
       if (r[0] !== null) t.stream = String(r[0]);
       if (Number(r[2] as bigint) >= 0) t.epoch = Number(r[2] as bigint);
       if (Number(r[3] as bigint) >= 0) t.seq = Number(r[3] as bigint);
-      return t;
-    });
+      feed.push(t);
+      stream.push({ epoch: Number(r[5] as bigint), seq: Number(r[6] as bigint) });
+    }
+    return { feed, stream };
   });
 }
 
@@ -142,10 +147,10 @@ export async function collectHistory(bed: Testbed, o: CollectOptions): Promise<R
   let tickStores: RunHistory['tickStores'] = null;
   if (bed.consumer && n > 0) {
     const file = tickHistoryPath(dirname(bed.duckdbFile('ea-0')), 'ea-0');
-    const emitted = await streamedTicks(file);
-    if (emitted) ticks = { emitted: toTickRecords(emitted).records, received: toTickRecords(bed.consumer.record().ticks.map((r) => r.tick)).records };
+    const published = await streamedTicks(file);
+    if (published) ticks = { emitted: toTickRecords(published.feed).records, received: toTickRecords(bed.consumer.record().ticks.map((r) => r.tick)).records };
     // After the stop: the runtime's last tick-sync cycle runs as it stops.
-    tickStores = { instance: 'ea-0', history: await historyTickKeys(file), clickhouse: await clickhouseTicks(bed.lab.info.clickhouse.url, bed.config.clickhouse.database, 'ea-0') };
+    tickStores = { instance: 'ea-0', history: published?.stream ?? null, clickhouse: await clickhouseTicks(bed.lab.info.clickhouse.url, bed.config.clickhouse.database, 'ea-0') };
   }
   const stores = { takenAt, syncDeadlineMs, redis, duckdb, clickhouse };
   const events = historyEvents(bed);

@@ -86,11 +86,6 @@ export async function readDuckDB<T>(file: string, fn: (c: DuckDBConnection) => P
   }
 }
 
-/** The (epoch, seq) of every tick in a runtime's DuckDB tick history. */
-export function historyTickKeys(file: string, table = 'stream_ticks'): Promise<StreamTickKey[] | null> {
-  return readDuckDB(file, async (c) => (await c.runAndReadAll(`SELECT epoch, seq FROM ${table}`)).getRowsJS().map((r) => ({ epoch: Number(r[0] as bigint), seq: Number(r[1] as bigint) })));
-}
-
 /** The runtimes' orders as their DuckDB files hold them; null if any file cannot be read. */
 export async function duckdbOrders(files: string[]): Promise<StoreOrder[] | null> {
   const out: StoreOrder[] = [];
